@@ -1,0 +1,30 @@
+# Two entry points: `make repro` (set up, run the main job) and `make test` (set up, run the tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup repro test test-slow readme-table
+
+setup: $(STAMP)
+
+# pip takes torch/torchvision from the wheels on this machine's disk (pinned in pyproject.toml).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	$(BIN)/python -c "import ms2mnet, torch, timm, fvcore"
+	touch $(STAMP)
+
+# The main job. Until the DVC pipeline exists: build every model variant and print its size.
+repro: $(STAMP)
+	$(BIN)/ms2mnet models
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+# Rewrites the measured complexity table in README.md (takes a few minutes on a 2-core CPU).
+readme-table: $(STAMP)
+	$(BIN)/ms2mnet models --measure --update-readme README.md
