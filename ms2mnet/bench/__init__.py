@@ -1,0 +1,1 @@
+"""Complexity measurements: FLOPs (fvcore, in multiply-adds), parameters, latency."""

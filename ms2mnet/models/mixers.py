@@ -1,0 +1,20 @@
+"""The token mixers VFE can use, by name. A new mixer is a class taking (channels, state_size)
+and one line here; each name other than `mssm` (the default) is also an ablation variant."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .attention_mixer import SelfAttentionMixer
+from .mssm import MSSM
+
+MIXERS: dict[str, type[nn.Module]] = {
+    "mssm": MSSM,
+    "attention": SelfAttentionMixer,
+}
+
+
+def build_mixer(name: str, channels: int, state_size: int) -> nn.Module:
+    if name not in MIXERS:
+        raise ValueError(f"unknown mixer {name!r}; valid mixers: {', '.join(MIXERS)}")
+    return MIXERS[name](channels, state_size)

@@ -1,0 +1,79 @@
+"""MS2MNet: dual ResNet-50 trunks (image, DSM), WASE fusion at four levels, VFE enhancement, HFP decoder.
+
+image (B, 3, H, W) in [0, 1], dsm (B, 1, H, W) in [0, 1] -> eval: logits (B, K, H, W);
+train: (main, aux_a, aux_b), each (B, K, H, W). Every ablation is a constructor switch (VARIANTS).
+Reconstruction choices are marked in each block's docstring and listed in MODEL.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .backbone import TRUNK_CHANNELS, load_trunk_weights, resnet50_state_dict, resnet50_trunk
+from .decoder import HFPDecoder
+from .dfe import DFE
+from .mixers import MIXERS
+from .vfe import VFE
+from .wase import WASE
+
+
+class MS2MNet(nn.Module):
+    def __init__(
+        self,
+        num_classes: int = 6,
+        *,
+        pretrained: bool | str | Path = False,
+        use_dsm: bool = True,
+        use_dfe: bool = True,
+        use_vfe: bool = True,
+        mixer: str | None = "mssm",
+        fusion: str = "asaf",
+        state_sizes: tuple[int, ...] = (16, 24, 28, 32),
+        residual_rate: float = 0.5,
+        mlp_ratio: int = 2,
+        decoder_channels: int = 256,
+        dropout: float = 0.1,
+        aux_weights: tuple[float, float] = (0.3, 0.2),
+    ) -> None:
+        super().__init__()
+        self.aux_weights = tuple(aux_weights)  # read by the trainer: main + w_a*aux_a + w_b*aux_b
+        self.residual_rate = residual_rate
+        self.image_trunk = resnet50_trunk(in_chans=3)
+        self.dfe = DFE() if use_dsm and use_dfe else None
+        self.dsm_trunk = resnet50_trunk(in_chans=1) if use_dsm else None
+        self.fusion = nn.ModuleList(WASE(c) for c in TRUNK_CHANNELS) if use_dsm else None
+        self.vfe = (nn.ModuleList(VFE(c, s, mixer, mlp_ratio) for c, s in zip(TRUNK_CHANNELS, state_sizes))
+                    if use_vfe else None)
+        self.decoder = HFPDecoder(TRUNK_CHANNELS, num_classes, decoder_channels, dropout=dropout, fusion=fusion)
+        if pretrained:
+            state, source = resnet50_state_dict(pretrained)
+            for trunk in (self.image_trunk, self.dsm_trunk):
+                if trunk is not None:
+                    load_trunk_weights(trunk, state, source)
+
+    def forward(self, image: Tensor, dsm: Tensor) -> Tensor | tuple[Tensor, ...]:
+        features = self.image_trunk(image)
+        if self.dsm_trunk is not None:
+            if self.dfe is not None:
+                dsm = self.dfe(dsm)
+            features = [fuse(r, d) for fuse, r, d in zip(self.fusion, features, self.dsm_trunk(dsm))]
+        if self.vfe is not None:
+            features = [f + self.residual_rate * vfe(f) for vfe, f in zip(self.vfe, features)]
+        outputs = [F.interpolate(o, size=image.shape[-2:], mode="bilinear", align_corners=False)
+                   for o in self.decoder(*features)]
+        return tuple(outputs) if self.training else outputs[0]
+
+
+# Each variant is a set of constructor overrides; every mixer other than the default is a variant.
+VARIANTS: dict[str, dict] = {
+    "full": {},
+    "no_vfe": {"use_vfe": False},
+    "no_asaf": {"fusion": "plain"},
+    "no_dfe": {"use_dfe": False},
+    **{name: {"mixer": name} for name in MIXERS if name != "mssm"},
+    "no_mixer": {"mixer": None},
+    "rgb_only": {"use_dsm": False},
+}

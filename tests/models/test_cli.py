@@ -1,0 +1,19 @@
+from ms2mnet.cli import main
+from ms2mnet.models import list_models
+from ms2mnet.models.cli import README_END, README_START, replace_between_markers
+
+
+def test_models_command_lists_every_variant_with_its_size(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for variant in list_models()["ms2mnet"]:
+        assert f"| ms2mnet | {variant} |" in out
+    full = next(line for line in out.splitlines() if "| full |" in line)
+    assert 40 < float(full.split("|")[3]) < 60  # millions of parameters
+
+
+def test_readme_table_is_replaced_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold\n{README_END}\nafter\n")
+    replace_between_markers(readme, "| new |")
+    assert readme.read_text() == f"intro\n{README_START}\n| new |\n{README_END}\nafter\n"

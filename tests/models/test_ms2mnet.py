@@ -1,0 +1,96 @@
+"""MS2MNet and its variants: output contract, gradients everywhere, and what each variant changes."""
+
+import pytest
+import torch
+
+from ms2mnet.models import build_model, list_models
+
+VARIANTS = list_models()["ms2mnet"]
+
+# The parameter-name prefixes each variant is allowed (and required) to change with respect to `full`.
+CHANGED_MODULES = {
+    "no_vfe": ["vfe."],
+    "no_asaf": ["decoder.fuse1.", "decoder.fuse2.", "decoder.fuse3."],
+    "no_dfe": ["dfe."],
+    "attention": [f"vfe.{i}.mixer." for i in range(4)],
+    "no_mixer": [f"vfe.{i}.mixer." for i in range(4)] + [f"vfe.{i}.norm." for i in range(4)],
+    "rgb_only": ["dfe.", "dsm_trunk.", "fusion."],
+}
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    return {v: build_model("ms2mnet", variant=v, num_classes=6, pretrained=False) for v in VARIANTS}
+
+
+def test_every_variant_of_the_model_md_table_is_registered():
+    assert VARIANTS[0] == "full"
+    assert set(CHANGED_MODULES) | {"full"} == set(VARIANTS)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (96, 160)])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_output_contract(models, variant, size):
+    model = models[variant]
+    image, dsm = torch.rand(2, 3, *size), torch.rand(2, 1, *size)
+    model.train()
+    outputs = model(image, dsm)
+    assert isinstance(outputs, tuple) and len(outputs) == 3
+    assert all(o.shape == (2, 6, *size) for o in outputs)
+    model.eval()
+    with torch.no_grad():
+        logits = model(image, dsm)
+    assert isinstance(logits, torch.Tensor) and logits.shape == (2, 6, *size)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_parameter_gets_a_gradient(models, variant):
+    model = models[variant].train()
+    model.zero_grad(set_to_none=True)
+    outputs = model(torch.rand(2, 3, 64, 64), torch.rand(2, 1, 64, 64))
+    # Random weights, not a mean: a mean over BatchNorm outputs has zero gradient by construction.
+    sum((o * torch.randn_like(o)).sum() for o in outputs).backward()
+    without = [n for n, p in model.named_parameters() if p.grad is None]
+    assert without == [], f"parameters outside the graph (DDP would fail): {without[:5]}"
+    # Every top-level block is connected to the loss. (Single weights may still get an exact zero:
+    # timm zero-initialises the last BN of each bottleneck, and a tiny SE layer can start with all
+    # its ReLUs off.)
+    for name, child in model.named_children():
+        grads = [p.grad.abs().sum() for p in child.parameters()]
+        assert grads and sum(grads) > 0, f"{name} gets no gradient"
+
+
+@pytest.mark.parametrize("variant", list(CHANGED_MODULES))
+def test_variant_changes_exactly_the_modules_it_names(models, variant):
+    full = {n for n, _ in models["full"].named_parameters()}
+    other = {n for n, _ in models[variant].named_parameters()}
+    changed = full ^ other
+    prefixes = CHANGED_MODULES[variant]
+    assert all(n.startswith(tuple(prefixes)) for n in changed), sorted(changed)[:5]
+    for prefix in prefixes:
+        assert any(n.startswith(prefix) for n in changed), f"{variant} left {prefix} unchanged"
+
+
+def test_aux_heads_only_run_in_training(models):
+    model = models["full"].eval()
+    calls = []
+    handle = model.decoder.aux_a.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        model(torch.rand(1, 3, 64, 64), torch.rand(1, 1, 64, 64))
+    handle.remove()
+    assert calls == []
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="valid models: ms2mnet"):
+        build_model("ms3mnet")
+    with pytest.raises(ValueError, match="valid variants: full, no_vfe"):
+        build_model("ms2mnet", variant="no_such_variant")
+
+
+def test_options_override_the_variant():
+    model = build_model("ms2mnet", variant="no_vfe", num_classes=3, aux_weights=(0.4, 0.2))
+    assert model.vfe is None and model.aux_weights == (0.4, 0.2)
+    assert model.decoder.head.classifier[-1].out_channels == 3
