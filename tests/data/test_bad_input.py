@@ -1,0 +1,157 @@
+"""Each kind of bad input: a clear error (or a warning where the protocol allows one),
+naming the file and what to do, and the previously prepared data left as it was."""
+
+import io
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import tifffile
+
+from ms2mnet.data.fetch import CHECKSUMS
+from ms2mnet.data.prepare import prepare
+from ms2mnet.data.specs import DataError, MissingDataError
+
+from .archive_tools import read_member, rewrite_member, snapshot, tiff_bytes
+
+MAIN = "ISPRS_semantic_labeling_Vaihingen.zip"
+IMAGE5 = "top/top_mosaic_09cm_area5.tif"
+DSM5 = "dsm/dsm_09cm_matching_area5.tif"
+
+
+@pytest.fixture
+def prepared(raw, tmp_path):
+    """Raw folder, output root and a snapshot of a good prepare."""
+    out = tmp_path / "out"
+    prepare("synthetic", raw, out)
+    return raw, out, snapshot(out / "synthetic")
+
+
+def _refused(prepared, *needles, verify=False, error=DataError):
+    raw, out, before = prepared
+    with pytest.raises(error) as info:
+        prepare("synthetic", raw, out, verify=verify)
+    message = str(info.value)
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in {message!r}"
+    assert snapshot(out / "synthetic") == before
+    return message
+
+
+def test_corrupt_zip(prepared):
+    raw = prepared[0]
+    (raw / "synthetic" / MAIN).write_bytes(b"PK\x03\x04 this is not a zip archive")
+    _refused(prepared, MAIN, "download it again")
+
+
+def test_truncated_zip_fails_the_recorded_checksum(prepared):
+    archive = prepared[0] / "synthetic" / MAIN
+    archive.write_bytes(archive.read_bytes()[:-1000])
+    recorded = json.loads((archive.parent / CHECKSUMS).read_text())[MAIN]["md5"]
+    message = _refused(prepared, MAIN, f"expected {recorded}", "--no-verify", verify=True)
+    assert "md5 is " in message
+
+
+def test_checksum_mismatch_against_the_published_md5(raw, tmp_path):
+    # Synthetic archives under the real Vaihingen names: the published md5 cannot match.
+    shutil.copytree(raw / "synthetic", raw / "vaihingen")
+    (raw / "vaihingen" / CHECKSUMS).unlink()
+    with pytest.raises(DataError) as info:
+        prepare("vaihingen", raw, tmp_path / "out")
+    assert "expected 462b8dca7b6fa9eaf729840f0cdfc7f3" in str(info.value)
+    assert MAIN in str(info.value) and "--no-verify" in str(info.value)
+    assert not (tmp_path / "out").exists()
+    # A mirror's re-packed archives go through with --no-verify.
+    summary = prepare("vaihingen", raw, tmp_path / "out", verify=False)
+    assert len(summary.prepared) == 16
+
+
+def test_missing_archive(prepared):
+    (prepared[0] / "synthetic" / "ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip").unlink()
+    _refused(prepared, "ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip",
+             "Vaihingen.zip", "isprs.org", "raw/synthetic/",
+             error=MissingDataError)
+
+
+def test_missing_member(prepared):
+    rewrite_member(prepared[0] / "synthetic" / MAIN, DSM5, None)
+    _refused(prepared, MAIN, DSM5, "download it again")
+
+
+def test_truncated_tiff(prepared):
+    archive = prepared[0] / "synthetic" / MAIN
+    rewrite_member(archive, IMAGE5, read_member(archive, IMAGE5)[:3000])
+    _refused(prepared, f"{MAIN}:{IMAGE5}", "truncated or corrupt", "download")
+
+
+def test_wrong_band_count(prepared):
+    archive = prepared[0] / "synthetic" / MAIN
+    rewrite_member(archive, IMAGE5, tiff_bytes(np.zeros((48, 64, 4), np.uint8)))
+    _refused(prepared, f"{MAIN}:{IMAGE5}", "expected 3 bands", "found 4 band")
+
+
+def test_sizes_that_disagree_by_more_than_a_few_pixels(prepared):
+    archive = prepared[0] / "synthetic" / MAIN
+    rewrite_member(archive, DSM5, tiff_bytes(np.full((30, 64), 270, np.float32)))
+    _refused(prepared, "sizes disagree by 18 px", f"{MAIN}:{DSM5} 30x64", "48x64")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_a_dsm(prepared, bad):
+    archive = prepared[0] / "synthetic" / MAIN
+    dsm = np.full((48, 64), 270, np.float32)
+    dsm[5, 7] = bad
+    rewrite_member(archive, DSM5, tiff_bytes(dsm))
+    _refused(prepared, f"{MAIN}:{DSM5}", "1 DSM pixels are NaN or infinite", "download")
+
+
+def test_member_path_escaping_the_folder(prepared):
+    archive = prepared[0] / "synthetic" / MAIN
+    rewrite_member(archive, IMAGE5, read_member(archive, IMAGE5),
+                   new_name="../../top/top_mosaic_09cm_area5.tif")
+    _refused(prepared, MAIN, "../../top/top_mosaic_09cm_area5.tif", "escapes the target folder")
+
+
+def test_outer_package_member_escaping_the_folder_is_not_extracted(raw, tmp_path):
+    folder = raw / "vaihingen"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "Vaihingen.zip", "w") as zf:
+        for path in (raw / "synthetic").glob("*.zip"):
+            zf.write(path, f"Vaihingen/{path.name}" if path.name != MAIN else f"../{path.name}")
+    with pytest.raises(DataError, match="escapes the target folder"):
+        prepare("vaihingen", raw, tmp_path / "out", verify=False)
+    assert not (raw / MAIN).exists() and not (folder / MAIN).exists()
+
+
+def test_off_palette_and_unknown_label_colours_warn_and_never_become_class_0(prepared):
+    raw, out, _ = prepared
+    archive = raw / "synthetic" / "ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip"
+    member = "top_mosaic_09cm_area5.tif"
+    label = tifffile.imread(io.BytesIO(read_member(archive, member)))
+    label[:4, :4] = (255, 0, 255)          # no class at all
+    label[10:12, :5] = (250, 250, 240)     # off-palette, but clearly impervious
+    rewrite_member(archive, member, tiff_bytes(label))
+    summary = prepare("synthetic", raw, out, verify=False)
+    assert summary.prepared == ["area5"]
+    meta = json.loads((out / "synthetic/area5/meta.json").read_text())
+    assert meta["labels"]["label"]["off_palette_pixels"] == 26
+    assert meta["labels"]["label"]["unknown_colour_pixels"] == 16
+    assert meta["labels"]["label"]["unknown_colour_examples"] == [[255, 0, 255]]
+    classes = np.load(out / "synthetic/area5/label.npy")
+    assert (classes[:4, :4] == 255).all() and (classes[10:12, :5] == 0).all()
+    assert any("area5" in w and "no class" in w for w in summary.warnings)
+    assert "16 pixels" in summary.format()
+
+
+def test_truncated_ndsm_jpeg(raw, tmp_path):
+    out = tmp_path / "out"
+    prepare("synthetic-potsdam", raw, out)
+    before = snapshot(out / "synthetic-potsdam")
+    archive = raw / "synthetic-potsdam" / "1_DSM_normalisation.zip"
+    member = "1_DSM_normalisation/dsm_potsdam_04_10_normalized_lastools.jpg"
+    rewrite_member(archive, member, read_member(archive, member)[:200])
+    with pytest.raises(DataError, match="cannot be read as JPEG"):
+        prepare("synthetic-potsdam", raw, out, verify=False)
+    assert snapshot(out / "synthetic-potsdam") == before
