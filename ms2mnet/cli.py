@@ -14,6 +14,8 @@ import sys
 # Modules that add subcommands, in the order `--help` lists them.
 COMMAND_MODULES = [
     "ms2mnet.models.cli",
+    "ms2mnet.bench.cli",
+    "ms2mnet.data.cli",
 ]
 
 

@@ -21,6 +21,10 @@ from .wase import WASE
 
 
 class MS2MNet(nn.Module):
+    # How complexity reports group the model (ms2mnet.bench.groups): group -> module prefixes, longest wins.
+    complexity_groups = {"encoder": ("image_trunk", "dsm_trunk", "dfe"), "fusion": ("fusion",), "vfe": ("vfe",),
+                         "decoder": ("decoder",), "heads": ("decoder.aux_a", "decoder.aux_b", "decoder.head")}
+
     def __init__(
         self,
         num_classes: int = 6,
