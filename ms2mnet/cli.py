@@ -10,16 +10,20 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 # Modules that add subcommands, in the order `--help` lists them.
 COMMAND_MODULES = [
     "ms2mnet.models.cli",
     "ms2mnet.bench.cli",
     "ms2mnet.data.cli",
+    "ms2mnet.engine.cli",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # timm's import triggers torch's deprecation notice for torch.jit.script; it is not ours to act on.
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
     parser = argparse.ArgumentParser(prog="ms2mnet", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)

@@ -110,20 +110,35 @@ def _expect(array: np.ndarray, where: str, bands: int | None, dtypes: str, what:
     return array
 
 
-def _decode(spec: DatasetSpec, raw: dict[str, bytes], where: dict[str, str]) -> dict[str, np.ndarray]:
-    image = _expect(_decode_tiff(raw["image"], where["image"]), where["image"], spec.source_bands,
+def _decode_inputs(spec: DatasetSpec, image_data: bytes, dsm_data: bytes, where_image: str,
+                   where_dsm: str) -> tuple[np.ndarray, np.ndarray]:
+    image = _expect(_decode_tiff(image_data, where_image), where_image, spec.source_bands,
                     "u", f"{spec.source_bands} bands of uint8")
     if image.dtype != np.uint8:
-        raise DataError(f"{where['image']}: expected uint8 pixels, found {image.dtype}. "
+        raise DataError(f"{where_image}: expected uint8 pixels, found {image.dtype}. "
                         "The file is not the dataset's: download the archive again.")
     if spec.dsm == "divide_255":
-        dsm = _expect(_decode_jpeg(raw["dsm"], where["dsm"]), where["dsm"], None, "u", "an 8-bit nDSM")
+        dsm = _expect(_decode_jpeg(dsm_data, where_dsm), where_dsm, None, "u", "an 8-bit nDSM")
     else:
-        dsm = _expect(_decode_tiff(raw["dsm"], where["dsm"]), where["dsm"], None, "fiu",
-                      "a one-band DSM")
+        dsm = _expect(_decode_tiff(dsm_data, where_dsm), where_dsm, None, "fiu", "a one-band DSM")
+    return image[..., list(spec.image_bands)], dsm
+
+
+def _decode(spec: DatasetSpec, raw: dict[str, bytes], where: dict[str, str]) -> dict[str, np.ndarray]:
+    image, dsm = _decode_inputs(spec, raw["image"], raw["dsm"], where["image"], where["dsm"])
     labels = {role: _expect(_decode_tiff(raw[role], where[role]), where[role], 3, "u",
                             "an RGB colour label of uint8") for role in ("label", "label_eroded")}
-    return {"image": image[..., list(spec.image_bands)], "dsm": dsm, **labels}
+    return {"image": image, "dsm": dsm, **labels}
+
+
+def read_inputs(spec: DatasetSpec, image_path: Path, dsm_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A user's own tile, read and normalised as `prepare` does for `spec`: image uint8 HxWx3 in the
+    protocol's bands, DSM float16 HxW in [0, 1]; both cropped to their common extent."""
+    image, dsm = _decode_inputs(spec, Path(image_path).read_bytes(), Path(dsm_path).read_bytes(),
+                                str(image_path), str(dsm_path))
+    h, w = _common_extent({"image": image, "dsm": dsm}, {"image": str(image_path), "dsm": str(dsm_path)})
+    dsm, _ = _normalise_dsm(spec, dsm[:h, :w], str(dsm_path))
+    return image[:h, :w], dsm
 
 
 # ---------------------------------------------------------------- converting

@@ -1,0 +1,1 @@
+"""Training, sliding-window inference, metrics and evaluation."""

@@ -1,0 +1,115 @@
+"""Segmentation losses with deep supervision, as configurable presets.
+
+`ce`: cross-entropy on the main and both auxiliary outputs. `paper`: the authors' staged recipe
+(their released training script, `DeepSupervisionLoss`): the main output gets CE + a*focal(gamma 2)
++ b*boundary-aware CE + c*Lovasz-softmax, with (a, b, c) changing by epoch; the auxiliary outputs
+get 0.5*CE + 0.5*focal while focal is on. Undefined pixels (ignore index) never contribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+IGNORE_INDEX = 255
+
+
+def focal_loss(logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: float = 0.25,
+               ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Focal loss with the authors' alpha balancing (alpha on classes > 0, 1 - alpha on class 0)."""
+    valid = target != ignore_index
+    log_pt = -F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
+    loss = -((1 - log_pt.exp()) ** gamma) * log_pt
+    loss = loss * torch.where(target > 0, alpha, 1 - alpha)
+    return loss[valid].sum() / valid.sum().clamp(min=1)
+
+
+def boundary_weights(target: Tensor, num_classes: int, extra: float = 1.5,
+                     ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """1 + extra * (number of classes whose Sobel edge magnitude exceeds 0.1 at the pixel): (B, H, W).
+
+    Zero padding makes the crop border count as an edge, as in the authors' implementation."""
+    one_hot = F.one_hot(target.where(target != ignore_index, 0), num_classes).permute(0, 3, 1, 2).float()
+    sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=target.device)
+    kernels = torch.stack([sobel_x, sobel_x.t()]).unsqueeze(1).repeat(num_classes, 1, 1, 1)  # 2K 1 3 3
+    edges = F.conv2d(one_hot.repeat_interleave(2, dim=1), kernels, padding=1, groups=2 * num_classes)
+    magnitude = edges.view(target.shape[0], num_classes, 2, *target.shape[1:]).pow(2).sum(2).sqrt()
+    return 1 + extra * (magnitude > 0.1).float().sum(1)
+
+
+def boundary_aware_ce(logits: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    valid = target != ignore_index
+    ce = F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
+    weighted = ce * boundary_weights(target, logits.shape[1], ignore_index=ignore_index)
+    return weighted[valid].sum() / valid.sum().clamp(min=1)
+
+
+def lovasz_softmax(logits: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Lovasz-softmax (Berman et al. 2018) over the classes present in the batch."""
+    probs = logits.softmax(1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
+    labels = target.reshape(-1)
+    keep = labels != ignore_index
+    probs, labels = probs[keep], labels[keep]
+    losses = []
+    for c in labels.unique():
+        fg = (labels == c).float()
+        errors, order = (fg - probs[:, c]).abs().sort(descending=True)
+        fg_sorted = fg[order]
+        intersection = fg_sorted.sum() - fg_sorted.cumsum(0)
+        union = fg_sorted.sum() + (1 - fg_sorted).cumsum(0)
+        jaccard = 1 - intersection / union
+        jaccard = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])  # gradient of the Lovasz extension
+        losses.append(errors @ jaccard)
+    return torch.stack(losses).mean() if losses else logits.sum() * 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Weights of the extra terms from `from_epoch` (1-based) on."""
+    from_epoch: int
+    focal: float = 0.0
+    boundary: float = 0.0
+    lovasz: float = 0.0
+
+
+def paper_stages(focal: float, boundary: float) -> list[Stage]:
+    """The authors' schedule: focal to epoch 30, + boundary to 60, then + Lovasz (focal decays)."""
+    return [Stage(1, focal), Stage(31, 0.8 * focal, boundary), Stage(61, 0.6 * focal, boundary, 0.2)]
+
+
+class DeepSupervisionLoss:
+    """main + w_a * aux_a + w_b * aux_b for a model's (main, aux_a, aux_b) train-mode outputs."""
+
+    def __init__(self, preset: str, aux_weights: Sequence[float], focal: float = 0.6, boundary: float = 0.4,
+                 ignore_index: int = IGNORE_INDEX) -> None:
+        if preset not in ("ce", "paper"):
+            raise ValueError(f"unknown loss preset {preset!r}; valid presets: ce, paper")
+        self.stages = [Stage(1)] if preset == "ce" else paper_stages(focal, boundary)
+        self.aux_weights = tuple(aux_weights)
+        self.ignore_index = ignore_index
+
+    def stage(self, epoch: int) -> Stage:
+        return [s for s in self.stages if s.from_epoch <= epoch][-1]
+
+    def __call__(self, outputs: Tensor | Sequence[Tensor], target: Tensor, epoch: int = 1) -> Tensor:
+        outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+        if len(outputs) - 1 > len(self.aux_weights):
+            raise ValueError(f"{len(outputs) - 1} auxiliary outputs but {len(self.aux_weights)} aux weights")
+        stage, ignore = self.stage(epoch), self.ignore_index
+        main, *aux = outputs
+        loss = F.cross_entropy(main, target, ignore_index=ignore)
+        if stage.focal:
+            loss = loss + stage.focal * focal_loss(main, target, ignore_index=ignore)
+        if stage.boundary:
+            loss = loss + stage.boundary * boundary_aware_ce(main, target, ignore)
+        if stage.lovasz:
+            loss = loss + stage.lovasz * lovasz_softmax(main, target, ignore)
+        for weight, logits in zip(self.aux_weights, aux):
+            ce = F.cross_entropy(logits, target, ignore_index=ignore)
+            aux_loss = 0.5 * ce + 0.5 * focal_loss(logits, target, ignore_index=ignore) if stage.focal else ce
+            loss = loss + weight * aux_loss
+        return loss

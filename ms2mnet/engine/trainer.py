@@ -1,0 +1,175 @@
+"""The training loop: random crops -> model -> deep-supervision loss -> SGD, checkpointed to resume.
+
+Iteration-based: `epochs x iterations_per_epoch` steps, MultiStepLR stepped at each epoch's end.
+Sample `k` of epoch `e` is always the same crop (RandomCrops), and the loader's own generator keeps
+torch's global RNG for dropout alone, so an interrupted run resumed from its checkpoint ends with
+the same weights as an uninterrupted one (on the CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from dvclive import Live
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
+
+from ms2mnet.data.sampling import RandomCrops
+
+from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .distributed import World, wrap
+from .inference import autocast
+from .losses import DeepSupervisionLoss
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    crop: int
+    batch_size: int
+    epochs: int
+    iterations_per_epoch: int
+    milestones: tuple[int, ...]
+    gamma: float
+    lr: float
+    momentum: float
+    weight_decay: float
+    loss: str
+    num_workers: int
+    checkpoint_every: int
+    log_every: int
+
+    @property
+    def total_iterations(self) -> int:
+        return self.epochs * self.iterations_per_epoch
+
+
+class EpochBatches(Sampler[int]):
+    """This rank's sample indices for the batches `first`..end of one epoch (a global batch is
+    split across ranks, so the effective batch size does not depend on the number of GPUs)."""
+
+    def __init__(self, batches: int, batch_size: int, first: int, world: World) -> None:
+        self.batches, self.batch_size, self.first, self.world = batches, batch_size, first, world
+
+    def __iter__(self):
+        for batch in range(self.first, self.batches):
+            for j in range(self.world.rank, self.batch_size, self.world.size):
+                yield batch * self.batch_size + j
+
+    def __len__(self) -> int:
+        return (self.batches - self.first) * len(range(self.world.rank, self.batch_size, self.world.size))
+
+
+def train_step(net: nn.Module, batch: dict, criterion: DeepSupervisionLoss, optimizer: torch.optim.Optimizer,
+               scaler: torch.amp.GradScaler, device: torch.device, epoch: int, amp: bool,
+               channels_last: bool, world: World) -> float:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    image = batch["image"].to(device, non_blocking=True, memory_format=fmt)
+    dsm = batch["dsm"].to(device, non_blocking=True, memory_format=fmt)
+    label = batch["label"].to(device, non_blocking=True)
+    with autocast(device, amp):
+        outputs = net(image, dsm)
+    loss = criterion(tuple(o.float() for o in outputs) if isinstance(outputs, tuple) else outputs.float(),
+                     label, epoch)
+    value = loss.detach().clone()
+    if world.size > 1:  # every rank must see a non-finite loss, or the others hang in backward
+        dist.all_reduce(value)
+        value /= world.size
+    if not torch.isfinite(value):
+        return math.nan
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return value.item()
+
+
+def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, settings: TrainSettings,
+          run_dir: Path, device: torch.device, world: World = World(), amp: bool = False,
+          channels_last: bool = False, resume: bool = True, config: dict | None = None,
+          on_epoch_end=None) -> int:
+    """Train `model` in place to `settings.total_iterations`; returns the iteration reached.
+
+    `on_epoch_end(epoch)` (1-based) runs on every rank after each epoch (the authors' test-set
+    model selection hooks in here)."""
+    checkpoint = Path(run_dir) / CHECKPOINT
+    if settings.batch_size % world.size:
+        raise ValueError(f"batch_size {settings.batch_size} must be divisible by the {world.size} processes")
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    net = wrap(model, world, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(settings.milestones), settings.gamma)
+    fp16 = amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+
+    iteration = 0
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        iteration = state["iteration"]
+        log.info("resumed %s at iteration %d", checkpoint, iteration)
+
+    def save() -> None:
+        if world.is_main:
+            save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                            scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
+                            iteration=iteration, config=config or {})
+
+    live = Live(str(Path(run_dir) / "dvclive"), resume=iteration > 0, save_dvc_exp=False,
+                dvcyaml=None) if world.is_main else None
+    progress = tqdm(total=settings.total_iterations, initial=iteration, desc="train", unit="it",
+                    disable=not world.is_main)
+    loader_generator = torch.Generator().manual_seed(crops.seed)
+    ipe = settings.iterations_per_epoch
+    while iteration < settings.total_iterations:
+        epoch = iteration // ipe
+        crops.set_epoch(epoch)
+        sampler = EpochBatches(ipe, settings.batch_size, iteration % ipe, world)
+        loader = DataLoader(crops, batch_size=settings.batch_size // world.size, sampler=sampler,
+                            num_workers=settings.num_workers, pin_memory=device.type == "cuda",
+                            generator=loader_generator)
+        net.train()
+        for batch in loader:
+            loss = train_step(net, batch, criterion, optimizer, scaler, device, epoch + 1, amp, channels_last, world)
+            if not math.isfinite(loss):
+                progress.close()
+                raise NonFiniteLossError(
+                    f"non-finite loss at iteration {iteration + 1} (epoch {epoch + 1}); the run stopped and "
+                    f"the last good checkpoint {checkpoint} is kept. Lower the learning rate or disable AMP.")
+            iteration += 1
+            lr = optimizer.param_groups[0]["lr"]
+            progress.update()
+            progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+            if live is not None and iteration % settings.log_every == 0:
+                live.step = iteration
+                live.log_metric("train/loss", loss)
+                live.log_metric("train/lr", lr)
+            if iteration % ipe == 0:
+                scheduler.step()
+            if iteration % settings.checkpoint_every == 0 or iteration == settings.total_iterations:
+                save()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    progress.close()
+    if live is not None:
+        live.end()
+    return iteration

@@ -1,0 +1,81 @@
+"""ms2mnet.experiment.run: one configuration end to end, and the apps' error on unknown names."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ms2mnet.experiment import run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_run_writes_everything_a_report_needs(tiny_config, tmp_path):
+    metrics = run(tiny_config("variant=no_dfe", "seed=3"))
+    run_dir = tmp_path / "synthetic" / "ms2mnet-no_dfe" / "seed3"
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(metrics))
+    assert 0 <= saved["miou"] <= 1 and 0 <= saved["oa"] <= 1
+    assert saved["selection"] == "last" and saved["variant"] == "no_dfe" and saved["seed"] == 3
+    assert sorted(p.name for p in (run_dir / "predictions").iterdir()) == [
+        "area15.png", "area21.png", "area30.png", "area5.png"]
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["variant"]["name"] == "no_dfe" and config["profile"]["train"]["crop"] == 32
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["seed"] == 3 and env["packages"]["torch"] and env["device"] == "cpu"
+    assert (run_dir / "checkpoint.pt").is_file()
+
+
+def test_test_best_selection_is_marked(tiny_config):
+    metrics = run(tiny_config("selection=test_best"))
+    assert metrics["selection"] == "test_best" and "test set" in metrics["warning"]
+    assert metrics["selected_epoch"] in (1, 2)
+
+
+@pytest.mark.parametrize("override, group", [("variant=no_such", "variant"), ("dataset=mars", "dataset")])
+def test_unknown_names_list_the_valid_ones(override, group, tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "ablations" / "run.py"), override],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"Available options in '{group}'" in result.stderr
+    if group == "variant":
+        assert "no_dfe" in result.stderr and "rgb_only" in result.stderr
+
+
+def test_cli_run_then_predict_a_users_tile(tiny_config, prepared, tmp_path):
+    import numpy as np
+    import tifffile
+    from PIL import Image
+
+    from ms2mnet.cli import main
+    from ms2mnet.data.palette import PALETTE
+
+    overrides = [f"paths.prepared={prepared}", f"paths.runs={tmp_path}", "device=cpu",
+                 "profile.train.crop=32", "profile.train.batch_size=2", "profile.train.epochs=1",
+                 "profile.train.iterations_per_epoch=2", "profile.eval.window=64", "profile.eval.stride=64",
+                 "profile.complexity.size=64", "profile.complexity.latency_runs=1", "profile.complexity.warmup=0",
+                 "variant=rgb_only"]
+    assert main(["run", *overrides]) == 0
+    checkpoint = tmp_path / "synthetic" / "ms2mnet-rgb_only" / "seed0" / "checkpoint.pt"
+    assert (checkpoint.parent / "complexity.json").is_file()
+
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(tmp_path / "top.tif", rng.integers(0, 256, (70, 90, 3), dtype=np.uint8))
+    tifffile.imwrite(tmp_path / "dsm.tif", rng.normal(260, 5, (70, 90)).astype(np.float32))
+    out = tmp_path / "pred.png"
+    assert main(["predict", "--checkpoint", str(checkpoint), "--image", str(tmp_path / "top.tif"),
+                 "--dsm", str(tmp_path / "dsm.tif"), "--out", str(out), "--device", "cpu"]) == 0
+    colours = np.asarray(Image.open(out).convert("RGB"))
+    assert colours.shape == (70, 90, 3)
+    assert {tuple(c) for c in colours.reshape(-1, 3)} <= {tuple(c) for c in PALETTE}
+
+
+def test_predict_names_a_missing_checkpoint(tmp_path, caplog):
+    from ms2mnet.cli import main
+
+    assert main(["predict", "--checkpoint", str(tmp_path / "none.pt"), "--image", "a.tif", "--dsm", "b.tif",
+                 "--out", "c.png"]) == 2
+    assert "none.pt: no such checkpoint" in caplog.text
