@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ms2mnet.bench.complexity import measure_complexity
+from ms2mnet.bench.latency import device_name
 from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
@@ -58,7 +59,7 @@ def environment(cfg: DictConfig, device: torch.device) -> dict:
         "python": platform.python_version(),
         "host": platform.node(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine()),
+        "device_name": device_name(device),
         "threads": torch.get_num_threads(),
         "seed": cfg.seed,
     }

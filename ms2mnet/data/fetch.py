@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ms2mnet.data.specs import (DATASETS, ISPRS_PAGE, MIRRORS, DatasetSpec, DataError,
                                 MissingDataError, get_spec)
 from ms2mnet.data.zips import extract_member, find_member, open_zip
+from ms2mnet.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,7 @@ def load_checksums(raw_dir: Path) -> dict[str, dict]:
 
 
 def save_checksums(raw_dir: Path, entries: dict[str, dict]) -> None:
-    tmp = raw_dir / (CHECKSUMS + ".tmp")
-    tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n")
-    tmp.replace(raw_dir / CHECKSUMS)
+    write_json(raw_dir / CHECKSUMS, dict(sorted(entries.items())))
 
 
 def checksum_entry(path: Path, md5: str) -> dict:

@@ -31,6 +31,7 @@ from ms2mnet.data.palette import CLASSES, PALETTE, class_histogram, colour_to_cl
 from ms2mnet.data.specs import (MAX_SIZE_MISMATCH, PREPARE_VERSION, PROTOCOL, DatasetSpec,
                                 DataError, get_spec)
 from ms2mnet.data.zips import find_member, open_zip, read_member
+from ms2mnet.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +251,6 @@ def recover(out_dir: Path) -> None:
             old.rename(final)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
-
-
 def _existing_meta(tile_dir: Path) -> dict | None:
     try:
         meta = json.loads((tile_dir / "meta.json").read_text())
@@ -303,7 +298,7 @@ def prepare(dataset: str, raw_root: Path = Path("data/raw"), out_root: Path = Pa
             for name, count in meta["class_histogram"]["label"].items():
                 summary.classes[name] = summary.classes.get(name, 0) + count
     record_checksums(spec, archives)
-    _write_json(out_dir / MANIFEST, {
+    write_json(out_dir / MANIFEST, {
         "dataset": dataset, "protocol": PROTOCOL, "prepare_version": PREPARE_VERSION,
         "layout": spec.layout, "image_bands": spec.band_names, "classes": list(CLASSES),
         "ignore_index": 255, "splits": {"train": list(spec.train), "test": list(spec.test)},

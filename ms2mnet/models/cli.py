@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import re
+from datetime import date
 from pathlib import Path
 
 import torch
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def models_table(measure: bool, size: int, runs: int) -> str:
     from ms2mnet.bench.flops import UNIT, count_flops
-    from ms2mnet.bench.latency import measure_latency
+    from ms2mnet.bench.latency import device_name, measure_latency
 
     header = ["model", "variant", "params (M)"]
     if measure:
@@ -50,9 +50,10 @@ def models_table(measure: bool, size: int, runs: int) -> str:
         lines.append("")
         lines.append(
             f"Eval mode, input 1x3x{size}x{size} + 1x1x{size}x{size}, float32, pretrained=false. "
-            f"GMACs: fvcore, one multiply-add = one FLOP, elementwise ops not counted. "
-            f"Latency: {runs} timed forwards after 3 warm-up, CPU ({platform.processor() or platform.machine()}), "
-            f"{torch.get_num_threads()} threads, torch {torch.__version__}. Written by `ms2mnet models --measure`."
+            f"GMACs: fvcore, one multiply-add = one FLOP (MACs), elementwise ops not counted. "
+            f"Latency: batch 1, median and p90 of {runs} timed forwards after 3 warm-up, no_grad, CPU "
+            f"({device_name('cpu')}), {torch.get_num_threads()} threads, torch {torch.__version__}. "
+            f"Written by `ms2mnet models --measure` on {date.today().isoformat()}."
         )
     return "\n".join(lines)
 
