@@ -15,12 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import ms2mnet, torch, timm, fvcore"
 	touch $(STAMP)
 
-# The main job. Until the DVC pipeline exists: synthetic data, then one smoke run of MS2MNet.
+# The main job: the DVC pipeline (params.yaml: synthetic data, smoke profile, every variant, 2 seeds).
 repro: $(STAMP)
-	$(BIN)/ms2mnet fetch synthetic
-	$(BIN)/ms2mnet prepare synthetic
-	$(BIN)/python ablations/run.py variant=full profile=smoke dataset=synthetic
-	$(BIN)/python -c "import json; m = json.load(open('runs/synthetic/ms2mnet-full/seed0/metrics.json')); print({k: round(m[k], 4) for k in ('oa', 'mf1', 'miou', 'kappa')})"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "ms2mnet.bench.cli",
     "ms2mnet.data.cli",
     "ms2mnet.engine.cli",
+    "ms2mnet.report.cli",
 ]
 
 

@@ -1,0 +1,100 @@
+"""Table 1, the main comparison: cost and accuracy of every run, and what the papers report."""
+
+from __future__ import annotations
+
+import statistics
+
+from . import cells
+from .collect import METRICS, RunResults
+from .reference import SYNTHETIC_CAVEAT, backbone, is_synthetic, model_label, reported, titled
+from .stats import mean_ci
+from .table import Table
+
+METRIC_LABELS = {"oa": "OA", "mf1": "mF1", "miou": "mIoU"}
+TEST_BEST_MARK = " †"
+
+
+def complexity_of(run: RunResults) -> dict:
+    """Params (M), GMACs and latency of a run from its seeds' complexity.json (the model is the same for
+    every seed; latency is the median over seeds of each seed's median); None where nothing was measured."""
+    records = [s.complexity for s in run.seeds.values() if s.complexity]
+    if not records:
+        return {"params_m": None, "gmacs": None, "latency_ms": None, "latency_device": None}
+    first = records[0]
+    medians = [r["latency"]["median_ms"] for r in records if (r.get("latency") or {}).get("median_ms") is not None]
+    latency = first.get("latency") or {}
+    device = latency.get("device_name") or latency.get("device") or first.get("device_name") or first.get("device")
+    return {"params_m": first["params"]["total"] / 1e6, "gmacs": first["gmacs"],
+            "latency_ms": statistics.median(medians) if medians else None,
+            "latency_device": f"{device}, {latency['threads']} threads" if latency.get("threads") else device}
+
+
+def uses_test_selection(run: RunResults) -> bool:
+    return any(s.metrics.get("selection") == "test_best" for s in run.ok_seeds)
+
+
+def main_table(runs: list[RunResults], dataset: str, seeds: list[int]) -> Table:
+    with_paper = not is_synthetic(dataset)
+    columns = ["run", "model", "backbone", "params (M)", "GMACs", "latency (ms)", "OA", "mF1", "mIoU", "seeds"]
+    if with_paper:
+        columns += ["paper OA / mF1 / mIoU", "Δ OA / mF1 / mIoU"]
+    rows, data = [], []
+    for run in runs:
+        cost = complexity_of(run)
+        estimates = {m: mean_ci(list(run.values(m).values())) for m in METRICS}
+        label = model_label(run.model, run.variant) + (TEST_BEST_MARK if uses_test_selection(run) else "")
+        row = [run.name, label, backbone(run.model, run.variant) or "?", cells.number(cost["params_m"]),
+               cells.number(cost["gmacs"]), cells.number(cost["latency_ms"], 0),
+               *(cells.estimate(estimates[m]) for m in METRICS), f"{len(run.ok_seeds)}/{len(seeds)}"]
+        record = {"dataset": dataset, "run": run.name, "model": run.model, "variant": run.variant,
+                  "backbone": backbone(run.model, run.variant), **cost,
+                  "selection": "test_best" if uses_test_selection(run) else "last"}
+        for m in METRICS:
+            record.update({f"{m}_mean": estimates[m].mean, f"{m}_ci95": estimates[m].half_width,
+                           f"{m}_n": estimates[m].n})
+        record.update(seeds_ok=len(run.ok_seeds), seeds_expected=len(seeds),
+                      status="ok" if len(run.ok_seeds) == len(seeds) else
+                      ("missing" if not run.ok_seeds else "partial"))
+        if with_paper:
+            paper = reported(run.model, run.variant, dataset)
+            published = {m: paper.get(m) if paper else None for m in METRICS}
+            delta = {m: estimates[m].mean - published[m]
+                     if published[m] is not None and estimates[m].mean is not None else None for m in METRICS}
+            row.append(" / ".join(cells.NO_REFERENCE if published[m] is None else f"{published[m]:.2f}"
+                                  for m in METRICS))
+            row.append(" / ".join(cells.NO_REFERENCE if published[m] is None else cells.signed(delta[m])
+                                  for m in METRICS))
+            record.update({f"paper_{m}": published[m] for m in METRICS})
+            record.update({f"delta_{m}": delta[m] for m in METRICS})
+            record["paper_source"] = paper.source if paper else None
+        else:
+            record["note"] = SYNTHETIC_CAVEAT
+        rows.append(row)
+        data.append(record)
+    return Table("main", titled("Main comparison", dataset), _caption(runs, dataset, seeds, with_paper),
+                 columns, rows, data)
+
+
+def _caption(runs: list[RunResults], dataset: str, seeds: list[int], with_paper: bool) -> str:
+    devices = sorted({d for d in (complexity_of(r)["latency_device"] for r in runs) if d})
+    sizes = sorted({"x".join(map(str, s.complexity["input"]["image"][2:])) for r in runs
+                    for s in r.seeds.values() if s.complexity and "input" in s.complexity})
+    parts = [
+        "OA, mF1, mIoU in percent, mean ± half-width of the 95% t-interval over seeds (n−1 degrees of freedom); "
+        "'(n=1)' where only one seed ran, so no interval exists. mF1 and mIoU over the five classes without "
+        "clutter (protocol isprs-ssrs).",
+        f"Seeds expected: {', '.join(map(str, seeds))}; 'seeds' counts those with metrics, and a run with "
+        "none shows as missing.",
+        f"GMACs: fvcore, eval mode, input {' / '.join(sizes) or 'size unknown'} (image + DSM), one multiply-add "
+        "counted once (MACs). "
+        f"Latency: median forward time, batch 1 ({'; '.join(devices) or 'device unknown'}).",
+    ]
+    if any(uses_test_selection(r) for r in runs):
+        parts.append("† checkpoint selected on the test set (the authors' protocol), not the last one.")
+    if with_paper:
+        parts.append("Paper: the numbers the publications report (ms2mnet/report/reference.py gives the sources; "
+                     "MS2MNet publishes mIoU only); Δ = ours − paper; '–' where no number is published.")
+    else:
+        parts.append("Paper numbers are omitted: they were measured on the real ISPRS data and cannot be "
+                     "compared with a synthetic dataset.")
+    return " ".join(parts)

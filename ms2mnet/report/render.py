@@ -1,0 +1,123 @@
+"""render_report: runs -> reports/ (README.md, one CSV and one LaTeX file per table, figures/, summary.json)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ms2mnet.data.palette import CLASSES
+from ms2mnet.data.specs import MissingDataError
+from ms2mnet.data.store import TileStore
+from ms2mnet.io import atomic_path, write_json
+
+from .ablation_table import ablation_table, reference_run
+from .class_table import class_table
+from .collect import RunResults, collect_runs
+from .figures.ablation_deltas import plot_ablation_deltas
+from .figures.accuracy_cost import plot_accuracy_cost
+from .figures.class_heatmap import plot_class_heatmap
+from .figures.mosaic import Prediction, plot_mosaic
+from .figures.scaling import plot_scaling, read_scaling
+from .figures.training import plot_training, read_losses
+from .main_table import main_table
+from .provenance import missing_seeds, provenance
+from .readme import readme
+from .reference import SYNTHETIC_CAVEAT, is_synthetic, titled
+from .table import write_table
+
+log = logging.getLogger(__name__)
+MOSAIC_RUNS = 4      # prediction columns in the mosaic
+MOSAIC_TILES = 2     # first test tiles shown
+WHY_SKIPPED = {      # what a figure lacked when its function drew nothing
+    "mIoU against GMACs": "no run has both mIoU and GMACs",
+    "Ablation deltas": "no variant has metrics for a seed that ms2mnet-full also has",
+    "Per-class IoU": "no run has per-class metrics",
+    "Training curves": "no seed has a dvclive loss log",
+    "Qualitative mosaic": "no run with metrics saved predictions of the first test tiles",
+}
+
+
+def mosaic_rows(runs: list[RunResults], tiles: list[str]) -> dict[str, list[Prediction]]:
+    """For each tile, the saved predictions of up to MOSAIC_RUNS runs (full first), each from its first seed
+    with metrics and a PNG of every tile."""
+    reference = reference_run(runs)
+    ordered = ([reference] if reference else []) + [r for r in runs if r is not reference]
+    chosen: list[tuple[str, Path]] = []
+    for run in ordered:
+        seed = next((s for s in run.ok_seeds if all((s.path / "predictions" / f"{t}.png").is_file() for t in tiles)),
+                    None)
+        if seed is not None:
+            chosen.append((f"{run.name}, seed {seed.seed}", seed.path / "predictions"))
+        if len(chosen) == MOSAIC_RUNS:
+            break
+    return {tile: [Prediction(label, folder / f"{tile}.png") for label, folder in chosen] for tile in tiles}
+
+
+def _figures(runs: list[RunResults], tables: dict, dataset: str, prepared_dir: Path, scaling: Path | None,
+             out_dir: Path, notes: list[str]) -> dict[str, str | None]:
+    folder = out_dir / "figures"
+    figures: dict[str, Path | None] = {
+        "mIoU against GMACs": plot_accuracy_cost(tables["main"].data, titled("mIoU against GMACs", dataset),
+                                                 folder / "accuracy_cost.png"),
+        "Ablation deltas": plot_ablation_deltas(tables["ablation"].data, titled("Ablations: change against full",
+                                                                                dataset), folder / "ablation.png"),
+        "Per-class IoU": plot_class_heatmap(tables["per_class_iou"].data, list(CLASSES),
+                                            titled("Per-class IoU", dataset), folder / "per_class_iou.png"),
+    }
+    if scaling is None:
+        figures["Mixer scaling"] = None
+        notes.append("Mixer scaling figure skipped: no `--scaling FILE.json` given (write one with "
+                     "`ms2mnet bench scaling --what mixers --sizes 128 256 512 --no-latency --out FILE.json`).")
+    else:
+        figures["Mixer scaling"] = plot_scaling(read_scaling(scaling), titled("Scaling", dataset),
+                                                folder / "scaling.png")
+    figures["Training curves"] = plot_training(
+        read_losses({r.name: [s.path for s in r.seeds.values()] for r in runs}),
+        titled("Training loss", dataset), folder / "training.png")
+    try:
+        store = TileStore(Path(prepared_dir) / dataset)
+        rows = mosaic_rows(runs, store.tiles("test")[:MOSAIC_TILES])
+        figures["Qualitative mosaic"] = plot_mosaic(store, rows, titled("Test tiles, centre crops", dataset),
+                                                    folder / "mosaic.png")
+    except (MissingDataError, ValueError) as err:   # no prepared data, or predictions that do not fit it
+        figures["Qualitative mosaic"] = None
+        notes.append(f"Qualitative mosaic skipped: {err}")
+    for name, path in figures.items():
+        if path is None and not any(note.startswith(name) for note in notes):
+            notes.append(f"{name} figure skipped: {WHY_SKIPPED[name]}.")
+    return {name: str(path.relative_to(out_dir)) if path else None for name, path in figures.items()}
+
+
+def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Path, runs: list[str],
+                  seeds: list[int], scaling: Path | None = None) -> dict:
+    """Render reports/ for `runs` x `seeds` of `dataset`; returns the summary also written to summary.json.
+    Expected seeds without metrics are reported as missing, never as zeros."""
+    if not runs or not seeds:
+        raise ValueError(f"expected at least one run and one seed, got runs={runs} seeds={seeds}")
+    if scaling is not None and not Path(scaling).is_file():
+        raise FileNotFoundError(f"{scaling}: no scaling file; write it with `ms2mnet bench scaling --what mixers "
+                                "--sizes 128 256 512 --no-latency --out FILE.json`, or leave out --scaling")
+    out_dir = Path(out_dir)
+    results = collect_runs(Path(runs_dir), dataset, runs, seeds)
+    if not any(r.ok_seeds for r in results):
+        log.warning("none of the %d expected runs has metrics under %s/%s: the report shows only 'missing'",
+                    len(runs), runs_dir, dataset)
+    tables = {"main": main_table(results, dataset, seeds), "ablation": ablation_table(results, dataset),
+              "per_class_iou": class_table(results, dataset, "iou"),
+              "per_class_f1": class_table(results, dataset, "f1")}
+    for table in tables.values():
+        write_table(table, out_dir)
+    notes: list[str] = []
+    figures = _figures(results, tables, dataset, Path(prepared_dir), scaling, out_dir, notes)
+    prov, missing = provenance(results), missing_seeds(results)
+    with atomic_path(out_dir / "README.md") as tmp:
+        tmp.write_text(readme(dataset, seeds, runs, prov, missing, tables, figures, notes))
+    summary = {"dataset": dataset, "synthetic": is_synthetic(dataset),
+               "caveat": SYNTHETIC_CAVEAT if is_synthetic(dataset) else None,
+               "runs": runs, "seeds": seeds, "provenance": prov, "missing": missing,
+               "tables": {name: table.data for name, table in tables.items()},
+               "figures": figures, "notes": notes}
+    write_json(out_dir / "summary.json", summary)
+    log.info("report for %s (%d runs x %d seeds, %d missing) written to %s", dataset, len(runs), len(seeds),
+             len(missing), out_dir)
+    return summary
