@@ -94,7 +94,7 @@ def run(cfg: DictConfig) -> dict:
         write_json(run_dir / "env.json", environment(cfg, device))
 
     train_cfg, eval_cfg = cfg.profile.train, cfg.profile.eval
-    settings = TrainSettings(**{k: v for k, v in OmegaConf.to_container(train_cfg).items()})
+    settings = TrainSettings(**OmegaConf.to_container(train_cfg, resolve=True))
     crops = RandomCrops(store, "train", settings.crop, settings.iterations_per_epoch * settings.batch_size, cfg.seed)
     criterion = DeepSupervisionLoss(settings.loss, getattr(model, "aux_weights", ()), **cfg.dataset.loss_weights)
     amp = cfg.amp and device.type == "cuda"
