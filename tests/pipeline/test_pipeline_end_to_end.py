@@ -19,10 +19,14 @@ def test_dvc_repro_from_archives_to_reports(tmp_path):
         if (REPO / name).is_file() and not name.startswith("reports/"):
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, tmp_path / name)
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     params = {"dataset": "synthetic", "profile": "smoke", "variants": ["full", "rgb_only"], "seeds": [0, 1]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@localhost"}
+    # A clone-like repository: dvclive needs at least one commit.
+    for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
+        subprocess.run(["git", *git], cwd=tmp_path, env=env, check=True)
     result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -32,7 +36,7 @@ def test_dvc_repro_from_archives_to_reports(tmp_path):
             assert (tmp_path / f"runs/synthetic/ms2mnet-{variant}/seed{seed}/metrics.json").is_file()
     report = (tmp_path / "reports" / "README.md").read_text()
     assert "synthetic" in report.lower() and "ms2mnet-rgb_only" in report
-    assert list((tmp_path / "reports").glob("*.png"))
+    assert len(list((tmp_path / "reports" / "figures").glob("*.png"))) >= 5
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=tmp_path, env=env,
                             capture_output=True, text=True)
     assert "up to date" in status.stdout.lower(), status.stdout
