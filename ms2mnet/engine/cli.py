@@ -47,13 +47,14 @@ def predict_command(args: argparse.Namespace) -> int:
     from ms2mnet.data.palette import class_to_colour
     from ms2mnet.data.prepare import read_inputs
     from ms2mnet.data.specs import get_spec
+    from ms2mnet.engine.checkpoint import load_checkpoint
     from ms2mnet.engine.distributed import resolve_device
     from ms2mnet.engine.inference import sliding_window_logits
     from ms2mnet.models import build_model
 
     if not args.checkpoint.is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint; runs write runs/<dataset>/<run>/seed<k>/checkpoint.pt")
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    state = load_checkpoint(args.checkpoint)
     cfg = state.get("config") or {}
     if "model" not in cfg:
         raise ValueError(f"{args.checkpoint}: holds no run config; expected a checkpoint written by `ms2mnet run`")
