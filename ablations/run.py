@@ -1,18 +1,10 @@
-"""Train, evaluate and measure one MS2MNet variant:
+"""Train and evaluate one MS2MNet variant (the suite's app with model=ms2mnet by default):
 
     python ablations/run.py variant=no_dfe [dataset=vaihingen] [profile=paper] [seed=1]
+    python ablations/run.py -m variant=full,no_vfe seed=0,1,2        # multirun; hydra/launcher=slurm too
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from ms2mnet.experiment import run
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    run(cfg)
-
+from ms2mnet.app import main
 
 if __name__ == "__main__":
-    main()
+    main("config")

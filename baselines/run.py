@@ -1,18 +1,11 @@
-"""Train, evaluate and measure one baseline network (see ../shared/spec/BASELINES.md):
+"""Train and evaluate one baseline network (the suite's app; a model must be named):
 
-    python baselines/run.py model=<name> [dataset=...] [profile=...] [seed=...]
+    python baselines/run.py model=<name> [dataset=vaihingen] [profile=paper] [seed=1]
+
+Models and their variants: `ms2mnet models`; adding one: docs/adding-a-model.md.
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from ms2mnet.experiment import run
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    run(cfg)
-
+from ms2mnet.app import main
 
 if __name__ == "__main__":
-    main()
+    main("baselines")

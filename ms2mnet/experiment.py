@@ -1,8 +1,9 @@
-"""run(cfg): the one function behind every entry point. Train, then evaluate, then measure complexity.
+"""run(cfg): the one function behind every entry point. Train, then evaluate.
 
-Everything a run writes goes to runs/<dataset>/<run>/seed<k>/: config.yaml (the composed config),
-env.json (commit, versions, device, seed), checkpoint.pt, dvclive/ (training curves),
-metrics.json, predictions/ (palette PNGs of a fixed crop of each test tile), complexity.json.
+Everything a run writes goes to runs/<dataset>/<run>/seed<k>/: config.yaml (the composed config, with
+the model's registered defaults filled in), env.json (commit, versions, device, seed), checkpoint.pt,
+dvclive/ (training curves), metrics.json, predictions/ (palette PNGs of a fixed crop of each test tile).
+Complexity does not depend on the seed: `ms2mnet complexity` measures it once per run name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ms2mnet.bench.complexity import measure_complexity
 from ms2mnet.bench.latency import device_name
@@ -27,7 +28,7 @@ from ms2mnet.engine.evaluate import evaluate
 from ms2mnet.engine.losses import DeepSupervisionLoss
 from ms2mnet.engine.trainer import TrainSettings, train
 from ms2mnet.io import atomic_path, write_json
-from ms2mnet.models import build_model
+from ms2mnet.models import build_model, for_layout, get_model, import_model_module, resolve_variant
 
 log = logging.getLogger(__name__)
 PACKAGES = ("torch", "torchvision", "timm", "fvcore", "numpy", "hydra-core", "dvc", "dvclive", "mamba-ssm", "ms2mnet")
@@ -71,14 +72,37 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def complete_model_config(cfg: DictConfig) -> None:
+    """Fill in what the model's yaml leaves unset from its registration, in place: the variant, loss preset,
+    loss and aux weights (for this dataset's layout), options and pretrained; so config.yaml says what ran."""
+    import_model_module(cfg.model.get("module"))
+    entry = get_model(cfg.model.name)
+    layout = cfg.dataset.get("layout", cfg.dataset.name)
+    with open_dict(cfg):
+        cfg.variant = resolve_variant(entry.name, cfg.variant)
+        model = cfg.model
+        model.loss = model.get("loss") or entry.loss
+        model.loss_weights = for_layout(model.get("loss_weights") or entry.loss_weights, layout)
+        aux = model.get("aux_weights")
+        model.aux_weights = list(for_layout(entry.aux_weights if aux is None else aux, layout))
+        model.options = model.get("options") or {}
+        model.pretrained = model.get("pretrained") or False
+
+
 def build(cfg: DictConfig) -> torch.nn.Module:
-    options = OmegaConf.to_container(cfg.model.options, resolve=True) or {}
-    return build_model(cfg.model.name, variant=cfg.variant.name, num_classes=cfg.dataset.num_classes,
+    options = OmegaConf.to_container(cfg.model.options, resolve=True)
+    return build_model(cfg.model.name, variant=cfg.variant, num_classes=cfg.dataset.num_classes,
                        pretrained=cfg.model.pretrained, **options)
+
+
+def build_criterion(cfg: DictConfig) -> DeepSupervisionLoss:
+    weights = OmegaConf.to_container(cfg.model.loss_weights, resolve=True) if cfg.model.loss_weights else {}
+    return DeepSupervisionLoss(cfg.model.loss, list(cfg.model.aux_weights), **weights)
 
 
 def run(cfg: DictConfig) -> dict:
     """Run one configuration end to end; returns the test metrics (on the main process)."""
+    complete_model_config(cfg)
     world, device = distributed.setup(cfg.device)
     run_dir = run_dir_of(cfg)
     seed_everything(cfg.seed)
@@ -96,7 +120,7 @@ def run(cfg: DictConfig) -> dict:
     train_cfg, eval_cfg = cfg.profile.train, cfg.profile.eval
     settings = TrainSettings(**OmegaConf.to_container(train_cfg, resolve=True))
     crops = RandomCrops(store, "train", settings.crop, settings.iterations_per_epoch * settings.batch_size, cfg.seed)
-    criterion = DeepSupervisionLoss(settings.loss, getattr(model, "aux_weights", ()), **cfg.dataset.loss_weights)
+    criterion = build_criterion(cfg)
     amp = cfg.amp and device.type == "cuda"
     test_tiles = WholeTiles(store, "test")
 
@@ -114,8 +138,8 @@ def run(cfg: DictConfig) -> dict:
                 best.update(epoch=epoch, metrics=metrics,
                             state={k: v.detach().clone() for k, v in model.state_dict().items()})
 
-    train(model, crops, criterion, settings, run_dir, device, world, amp, cfg.channels_last, cfg.resume,
-          container, select_on_test if cfg.selection == "test_best" else None)
+    train(model, crops, criterion, settings, run_dir, device, world=world, amp=amp, channels_last=cfg.channels_last,
+          resume=cfg.resume, config=container, on_epoch_end=select_on_test if cfg.selection == "test_best" else None)
 
     metrics: dict = {}
     if world.is_main:
@@ -123,16 +147,25 @@ def run(cfg: DictConfig) -> dict:
             model.load_state_dict(best["state"])
         metrics = evaluate_on_test(run_dir / "predictions")
         metrics.update(selection=cfg.selection, selected_epoch=best.get("epoch", settings.epochs),
-                       run=cfg.run, model=cfg.model.name, variant=cfg.variant.name, dataset=cfg.dataset.name,
+                       run=cfg.run, model=cfg.model.name, variant=cfg.variant, dataset=cfg.dataset.name,
                        profile=cfg.profile.name, seed=cfg.seed, eval_window=eval_cfg.window,
                        eval_stride=eval_cfg.stride, tta=eval_cfg.tta)
         if cfg.selection == "test_best":
             metrics["warning"] = "checkpoint selected on the test set (the authors' protocol), not the last one"
         write_json(run_dir / "metrics.json", metrics)
-        complexity = cfg.profile.complexity
-        measure_complexity(cfg.model.name, cfg.variant.name, cfg.dataset.num_classes, complexity.size,
-                           device=str(device), latency_runs=complexity.latency_runs,
-                           latency_warmup=complexity.warmup, amp=amp, out_path=run_dir / "complexity.json")
     distributed.barrier(world)
     distributed.close(world)
     return metrics
+
+
+def measure(cfg: DictConfig) -> dict:
+    """The run's complexity (`profile.complexity` settings), written once per run name to
+    runs/<dataset>/<run>/complexity.json: it does not depend on the seed."""
+    complete_model_config(cfg)
+    _, device = distributed.setup(cfg.device)
+    settings = cfg.profile.complexity
+    return measure_complexity(cfg.model.name, cfg.variant, cfg.dataset.num_classes, settings.size,
+                              device=str(device), latency_runs=settings.latency_runs,
+                              latency_warmup=settings.warmup, amp=cfg.amp and device.type == "cuda",
+                              options=OmegaConf.to_container(cfg.model.options, resolve=True),
+                              out_path=run_dir_of(cfg).parent / "complexity.json")

@@ -13,7 +13,7 @@ from pathlib import Path
 import fvcore
 import torch
 
-from ms2mnet.models import build_model, list_models
+from ms2mnet.models import build_model, resolve_variant
 
 from .flops import UNIT, count_flops
 from .groups import module_groups
@@ -29,16 +29,18 @@ log = logging.getLogger(__name__)
 def measure_complexity(model_name: str, variant: str | None = None, num_classes: int = 6, size: int = 256, *,
                        device: str = "cpu", latency_runs: int = 20, latency_warmup: int = 5,
                        throughput_batch: int = 1, amp: bool = False, memory: bool = True,
-                       out_path: Path | None = None) -> dict:
+                       options: dict | None = None, out_path: Path | None = None) -> dict:
     """Measure a freshly built `model_name`/`variant` (pretrained=False) at 1x3xSxS + 1x1xSxS in eval mode.
 
     GMACs are counted on the CPU; latency (batch 1, `latency_runs` after `latency_warmup`) and throughput
     (batch `throughput_batch`) on `device`, AMP on CUDA if asked; `memory=False` skips the peak-memory
-    child. Returns the record and, given `out_path` (run_dir / "complexity.json"), writes it atomically.
+    child; `options` are constructor arguments as in the model's config. Returns the record and, given
+    `out_path` (runs/<dataset>/<run>/complexity.json), writes it atomically.
     """
-    variant = variant or list_models().get(model_name, [None])[0]  # None: build_model names the valid models
+    variant = resolve_variant(model_name, variant)
+    options = options or {}
     torch.manual_seed(0)
-    model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False).eval()
+    model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False, **options).eval()
     flops = count_flops(model, example_inputs(size))
     groups = module_groups(model)
     model.to(device)
@@ -50,6 +52,7 @@ def measure_complexity(model_name: str, variant: str | None = None, num_classes:
     record = {
         "model": model_name,
         "variant": variant,
+        "options": options,
         "num_classes": num_classes,
         "input": {"image": [1, 3, size, size], "dsm": [1, 1, size, size], "mode": "eval"},
         "unit": UNIT,
@@ -61,7 +64,7 @@ def measure_complexity(model_name: str, variant: str | None = None, num_classes:
         "latency": latency,
         "throughput": {"batch": throughput_batch, "images_per_s": throughput["throughput_img_s"],
                        "median_ms": throughput["median_ms"]},
-        "peak_memory": (measure_peak_memory(model_name, variant, num_classes, size, 1, device) if memory
+        "peak_memory": (measure_peak_memory(model_name, variant, num_classes, size, 1, device, options=options) if memory
                         else {"measured": False, "reason": "skipped (memory=False)"}),
         "device": device,
         "device_name": device_name(device),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ms2mnet.models import build_model
+from ms2mnet.models import build_model, get_model, import_model_module
 
 from .inputs import example_inputs
 
@@ -63,12 +63,13 @@ def _reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident size
 
 
-def _cpu_child(results: mp.Queue, model_name: str, variant: str, num_classes: int, size: int, batch: int,
-               threads: int) -> None:
+def _cpu_child(results: mp.Queue, module: str, model_name: str, variant: str | None, options: dict,
+               num_classes: int, size: int, batch: int, threads: int) -> None:
     """Runs in a fresh process: build, then one forward, then one training step, each peak in MiB."""
     try:
         torch.set_num_threads(threads)
-        model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False)
+        import_model_module(module)   # a model registered outside the suite's packages
+        model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False, **options)
         inputs = example_inputs(size, batch)
         peaks = {"baseline_mib": _status_kib("VmRSS") / 1024}  # interpreter, torch and the built model
         _reset_peak()
@@ -83,13 +84,15 @@ def _cpu_child(results: mp.Queue, model_name: str, variant: str, num_classes: in
         results.put({"error": f"{type(err).__name__}: {err}"})
 
 
-def _cpu_peaks(model_name: str, variant: str, num_classes: int, size: int, batch: int, timeout_s: float) -> dict:
+def _cpu_peaks(model_name: str, variant: str | None, options: dict, num_classes: int, size: int, batch: int,
+               timeout_s: float) -> dict:
     if not STATUS.exists():
         return {"measured": False, "reason": f"CPU peak memory needs {STATUS} (Linux); not found"}
     context = mp.get_context("spawn")
     results = context.Queue()
     child = context.Process(target=_cpu_child, daemon=True,
-                            args=(results, model_name, variant, num_classes, size, batch, torch.get_num_threads()))
+                            args=(results, get_model(model_name).module, model_name, variant, options, num_classes,
+                                  size, batch, torch.get_num_threads()))
     child.start()
     try:
         peaks = results.get(timeout=timeout_s)
@@ -109,12 +112,14 @@ def _cpu_peaks(model_name: str, variant: str, num_classes: int, size: int, batch
 
 
 def measure_peak_memory(model_name: str, variant: str | None = None, num_classes: int = 6, size: int = 256,
-                        batch: int = 1, device: str = "cpu", timeout_s: float = 600.0) -> dict:
+                        batch: int = 1, device: str = "cpu", timeout_s: float = 600.0,
+                        options: dict | None = None) -> dict:
     """Peak memory of one forward and one training step of a freshly built model (pretrained=False).
     Returns {"measured": False, "reason": ...} when it cannot be measured; sizes in MiB."""
     conditions = {"batch": batch, "resolution": [size, size], "device": device}
     if torch.device(device).type == "cuda":
         torch.manual_seed(0)
-        model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False).to(device)
+        model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False,
+                            **(options or {})).to(device)
         return {**_cuda_peaks(model, example_inputs(size, batch, device)), **conditions}
-    return {**_cpu_peaks(model_name, variant, num_classes, size, batch, timeout_s), **conditions}
+    return {**_cpu_peaks(model_name, variant, options or {}, num_classes, size, batch, timeout_s), **conditions}

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-from ms2mnet.models import MS2MNet, build_model, list_models
+from ms2mnet.models import build_model, list_models
+from ms2mnet.models.ms2mnet import MS2MNet
 from ms2mnet.models.backbone import TRUNK_CHANNELS
 from ms2mnet.models.mixers import MIXERS
 

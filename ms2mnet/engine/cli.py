@@ -9,16 +9,26 @@ import numpy as np
 import torch
 from PIL import Image
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="train, evaluate and measure one configuration",
-                                description="Same overrides as ablations/run.py, e.g. "
-                                            "`ms2mnet run variant=no_dfe dataset=vaihingen profile=paper seed=1`.")
-    run.add_argument("overrides", nargs="*", help="Hydra overrides (key=value)")
-    run.add_argument("--config-dir", type=Path, default=CONF_DIR, help=f"Hydra config folder (default {CONF_DIR})")
+    run = subparsers.add_parser(
+        "run", help="train and evaluate one configuration (the app behind ablations/run.py and baselines/run.py)",
+        description="Hydra overrides as for ablations/run.py, e.g. `ms2mnet run variant=no_dfe dataset=vaihingen "
+                    "profile=paper seed=1` or `ms2mnet run model=fusenet`; Hydra's own flags (-m, --cfg job, "
+                    "hydra/launcher=slurm) work too.")
+    run.add_argument("--run", metavar="NAME", help="a run name as params.yaml lists it (ms2mnet-no_dfe, fusenet): "
+                                                   "sets model= and variant=")
+    run.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides (key=value) and flags")
     run.set_defaults(func=run_command)
+
+    complexity = subparsers.add_parser(
+        "complexity", help="GMACs, parameters, latency and memory of one configured model -> complexity.json",
+        description="Measures the model of a run configuration (same overrides as `ms2mnet run`) with the "
+                    "profile's complexity settings and writes runs/<dataset>/<run>/complexity.json (once per "
+                    "run: it does not depend on the seed).")
+    complexity.add_argument("--run", metavar="NAME", help="a run name as params.yaml lists it")
+    complexity.add_argument("overrides", nargs="*", help="Hydra overrides (key=value)")
+    complexity.set_defaults(func=complexity_command)
 
     predict = subparsers.add_parser("predict", help="colour label map of your own image + DSM with a trained run")
     predict.add_argument("--checkpoint", type=Path, required=True, help="runs/<dataset>/<run>/seed<k>/checkpoint.pt")
@@ -29,17 +39,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(func=predict_command)
 
 
+def run_overrides(run: str) -> list[str]:
+    """`--run ms2mnet-no_dfe` -> ["model=ms2mnet", "variant=no_dfe"]; `--run fusenet` -> ["model=fusenet"]."""
+    from ms2mnet.models.registry import NAME
+
+    model, _, variant = run.partition("-")
+    if not NAME.fullmatch(model) or (variant and not NAME.fullmatch(variant)):
+        raise ValueError(f"--run {run}: expected <model> or <model>-<variant>, e.g. ms2mnet-no_dfe or fusenet")
+    return [f"model={model}"] + ([f"variant={variant}"] if variant else [])
+
+
 def run_command(args: argparse.Namespace) -> int:
-    from hydra import compose, initialize_config_dir
+    from ms2mnet.app import main
 
-    from ms2mnet.experiment import run
+    overrides = (run_overrides(args.run) if args.run else []) + args.overrides
+    main("config", overrides)
+    return 0
 
-    if not (args.config_dir / "config.yaml").is_file():
-        raise FileNotFoundError(f"{args.config_dir}/config.yaml not found: pass --config-dir pointing at the "
-                                "suite's conf/ folder")
-    with initialize_config_dir(config_dir=str(args.config_dir.resolve()), version_base="1.3"):
-        cfg = compose("config", overrides=args.overrides)
-    run(cfg)
+
+def complexity_command(args: argparse.Namespace) -> int:
+    from ms2mnet.app import compose_config
+    from ms2mnet.experiment import measure
+
+    record = measure(compose_config(*(run_overrides(args.run) if args.run else []), *args.overrides))
+    print(f"{record['model']} {record['variant'] or ''}: {record['params']['total'] / 1e6:.2f} M parameters, "
+          f"{record['gmacs']:.2f} {record['unit']}, {record['latency']['median_ms']:.0f} ms median latency")
     return 0
 
 
@@ -59,7 +83,10 @@ def predict_command(args: argparse.Namespace) -> int:
     if "model" not in cfg:
         raise ValueError(f"{args.checkpoint}: holds no run config; expected a checkpoint written by `ms2mnet run`")
     device = resolve_device(args.device)
-    model = build_model(cfg["model"]["name"], variant=cfg["variant"]["name"], num_classes=cfg["dataset"]["num_classes"],
+    from ms2mnet.models import import_model_module
+
+    import_model_module(cfg["model"].get("module"))
+    model = build_model(cfg["model"]["name"], variant=cfg["variant"], num_classes=cfg["dataset"]["num_classes"],
                         **(cfg["model"].get("options") or {}))
     model.load_state_dict(state["model"])
     model.to(device).eval()

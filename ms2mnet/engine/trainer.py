@@ -46,7 +46,6 @@ class TrainSettings:
     lr: float
     momentum: float
     weight_decay: float
-    loss: str
     num_workers: int
     checkpoint_every: int
     log_every: int
@@ -72,9 +71,18 @@ class EpochBatches(Sampler[int]):
         return (self.batches - self.first) * len(range(self.world.rank, self.batch_size, self.world.size))
 
 
-def train_step(net: nn.Module, batch: dict, criterion: DeepSupervisionLoss, optimizer: torch.optim.Optimizer,
-               scaler: torch.amp.GradScaler, device: torch.device, epoch: int, amp: bool,
-               channels_last: bool, world: World) -> float:
+@dataclass
+class TrainState:
+    """What a checkpoint restores: the optimiser, its schedule, the AMP scaler and the iteration reached."""
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.MultiStepLR
+    scaler: torch.amp.GradScaler
+    iteration: int = 0
+
+
+def train_step(net: nn.Module, batch: dict, criterion: DeepSupervisionLoss, state: TrainState,
+               device: torch.device, epoch: int, *, amp: bool, channels_last: bool, world: World) -> float:
+    """One optimiser step on one batch; returns the loss (NaN, and no step, when it is not finite)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     image = batch["image"].to(device, non_blocking=True, memory_format=fmt)
     dsm = batch["dsm"].to(device, non_blocking=True, memory_format=fmt)
@@ -89,15 +97,74 @@ def train_step(net: nn.Module, batch: dict, criterion: DeepSupervisionLoss, opti
         value /= world.size
     if not torch.isfinite(value):
         return math.nan
-    optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    scaler.step(optimizer)
-    scaler.update()
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(loss).backward()
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
     return value.item()
 
 
+def make_train_state(model: nn.Module, settings: TrainSettings, device: torch.device, amp: bool) -> TrainState:
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(settings.milestones), settings.gamma)
+    fp16 = amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    return TrainState(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=fp16))
+
+
+def restore(model: nn.Module, state: TrainState, checkpoint: Path) -> None:
+    saved = load_checkpoint(checkpoint)
+    model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.scheduler.load_state_dict(saved["scheduler"])
+    state.scaler.load_state_dict(saved["scaler"])
+    set_rng_state(saved["rng"])
+    state.iteration = saved["iteration"]
+    log.info("resumed %s at iteration %d", checkpoint, state.iteration)
+
+
+def save(model: nn.Module, state: TrainState, checkpoint: Path, config: dict) -> None:
+    save_checkpoint(checkpoint, model=model.state_dict(), optimizer=state.optimizer.state_dict(),
+                    scheduler=state.scheduler.state_dict(), scaler=state.scaler.state_dict(),
+                    iteration=state.iteration, config=config)
+
+
+def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss,
+                    state: TrainState, settings: TrainSettings, *, device: torch.device, world: World, amp: bool,
+                    channels_last: bool, generator: torch.Generator, live: Live | None, progress: tqdm,
+                    checkpoint: Path, config: dict) -> None:
+    """The rest of the current epoch: from `state.iteration` to the epoch's end, logging and checkpointing."""
+    ipe = settings.iterations_per_epoch
+    epoch = state.iteration // ipe
+    crops.set_epoch(epoch)
+    sampler = EpochBatches(ipe, settings.batch_size, state.iteration % ipe, world)
+    loader = DataLoader(crops, batch_size=settings.batch_size // world.size, sampler=sampler,
+                        num_workers=settings.num_workers, pin_memory=device.type == "cuda", generator=generator)
+    net.train()
+    for batch in loader:
+        loss = train_step(net, batch, criterion, state, device, epoch + 1, amp=amp, channels_last=channels_last,
+                          world=world)
+        if not math.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite loss at iteration {state.iteration + 1} (epoch {epoch + 1}); the run stopped and "
+                f"the last good checkpoint {checkpoint} is kept. Lower the learning rate or disable AMP.")
+        state.iteration += 1
+        lr = state.optimizer.param_groups[0]["lr"]
+        progress.update()
+        progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+        if live is not None and state.iteration % settings.log_every == 0:
+            live.step = state.iteration
+            live.log_metric("train/loss", loss)
+            live.log_metric("train/lr", lr)
+        if state.iteration % ipe == 0:
+            state.scheduler.step()
+        if world.is_main and (state.iteration % settings.checkpoint_every == 0
+                              or state.iteration == settings.total_iterations):
+            save(model, state, checkpoint, config)
+
+
 def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, settings: TrainSettings,
-          run_dir: Path, device: torch.device, world: World = World(), amp: bool = False,
+          run_dir: Path, device: torch.device, *, world: World = World(), amp: bool = False,
           channels_last: bool = False, resume: bool = True, config: dict | None = None,
           on_epoch_end=None) -> int:
     """Train `model` in place to `settings.total_iterations`; returns the iteration reached.
@@ -111,65 +178,21 @@ def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, 
     if channels_last:
         model.to(memory_format=torch.channels_last)
     net = wrap(model, world, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(settings.milestones), settings.gamma)
-    fp16 = amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
-    scaler = torch.amp.GradScaler("cuda", enabled=fp16)
-
-    iteration = 0
+    state = make_train_state(model, settings, device, amp)
     if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        iteration = state["iteration"]
-        log.info("resumed %s at iteration %d", checkpoint, iteration)
+        restore(model, state, checkpoint)
 
-    def save() -> None:
-        if world.is_main:
-            save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                            scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
-                            iteration=iteration, config=config or {})
-
-    live = Live(str(Path(run_dir) / "dvclive"), resume=iteration > 0, save_dvc_exp=False,
+    live = Live(str(Path(run_dir) / "dvclive"), resume=state.iteration > 0, save_dvc_exp=False,
                 dvcyaml=None) if world.is_main else None
-    progress = tqdm(total=settings.total_iterations, initial=iteration, desc="train", unit="it",
-                    disable=not world.is_main)
-    loader_generator = torch.Generator().manual_seed(crops.seed)
-    ipe = settings.iterations_per_epoch
-    while iteration < settings.total_iterations:
-        epoch = iteration // ipe
-        crops.set_epoch(epoch)
-        sampler = EpochBatches(ipe, settings.batch_size, iteration % ipe, world)
-        loader = DataLoader(crops, batch_size=settings.batch_size // world.size, sampler=sampler,
-                            num_workers=settings.num_workers, pin_memory=device.type == "cuda",
-                            generator=loader_generator)
-        net.train()
-        for batch in loader:
-            loss = train_step(net, batch, criterion, optimizer, scaler, device, epoch + 1, amp, channels_last, world)
-            if not math.isfinite(loss):
-                progress.close()
-                raise NonFiniteLossError(
-                    f"non-finite loss at iteration {iteration + 1} (epoch {epoch + 1}); the run stopped and "
-                    f"the last good checkpoint {checkpoint} is kept. Lower the learning rate or disable AMP.")
-            iteration += 1
-            lr = optimizer.param_groups[0]["lr"]
-            progress.update()
-            progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-            if live is not None and iteration % settings.log_every == 0:
-                live.step = iteration
-                live.log_metric("train/loss", loss)
-                live.log_metric("train/lr", lr)
-            if iteration % ipe == 0:
-                scheduler.step()
-            if iteration % settings.checkpoint_every == 0 or iteration == settings.total_iterations:
-                save()
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1)
-    progress.close()
+    generator = torch.Generator().manual_seed(crops.seed)
+    with tqdm(total=settings.total_iterations, initial=state.iteration, desc="train", unit="it",
+              disable=not world.is_main) as progress:
+        while state.iteration < settings.total_iterations:
+            train_one_epoch(net, model, crops, criterion, state, settings, device=device, world=world, amp=amp,
+                            channels_last=channels_last, generator=generator, live=live, progress=progress,
+                            checkpoint=checkpoint, config=config or {})
+            if on_epoch_end is not None:
+                on_epoch_end(state.iteration // settings.iterations_per_epoch)
     if live is not None:
         live.end()
-    return iteration
+    return state.iteration

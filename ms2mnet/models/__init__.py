@@ -1,8 +1,10 @@
-"""Models of the suite, built by name: `build_model("ms2mnet", variant="no_dfe", num_classes=6)`."""
+"""Models of the suite, built by name: `build_model("ms2mnet", variant="no_dfe", num_classes=6)`.
 
-from .ms2mnet import VARIANTS, MS2MNet
-from .registry import ModelEntry, build_model, list_models, register_model
+Register a new one with `@register_model(name, label=..., ...)` (docs/adding-a-model.md).
+"""
 
-register_model("ms2mnet", ModelEntry(MS2MNet, VARIANTS, "dual ResNet-50, WASE, VFE/MSSM, HFP decoder with ASAF"))
+from .registry import (ModelEntry, Reported, build_model, for_layout, get_model, import_model_module,
+                       list_models, parse_run, register_model, resolve_variant, run_name)
 
-__all__ = ["MS2MNet", "build_model", "list_models", "register_model", "ModelEntry"]
+__all__ = ["ModelEntry", "Reported", "build_model", "for_layout", "get_model", "import_model_module",
+           "list_models", "parse_run", "register_model", "resolve_variant", "run_name"]

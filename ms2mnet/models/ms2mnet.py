@@ -2,7 +2,7 @@
 
 image (B, 3, H, W) in [0, 1], dsm (B, 1, H, W) in [0, 1] -> eval: logits (B, K, H, W);
 train: (main, aux_a, aux_b), each (B, K, H, W). Every ablation is a constructor switch (VARIANTS).
-Reconstruction choices are marked in each block's docstring and listed in MODEL.md.
+Reconstruction choices are marked in each block's docstring and explained in docs/model.md.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .backbone import TRUNK_CHANNELS, load_trunk_weights, resnet50_state_dict, r
 from .decoder import HFPDecoder
 from .dfe import DFE
 from .mixers import MIXERS
+from .registry import Reported, register_model
 from .vfe import VFE
 from .wase import WASE
 
@@ -40,10 +41,8 @@ class MS2MNet(nn.Module):
         mlp_ratio: int = 2,
         decoder_channels: int = 256,
         dropout: float = 0.1,
-        aux_weights: tuple[float, float] = (0.3, 0.2),
     ) -> None:
         super().__init__()
-        self.aux_weights = tuple(aux_weights)  # read by the trainer: main + w_a*aux_a + w_b*aux_b
         self.residual_rate = residual_rate
         self.image_trunk = resnet50_trunk(in_chans=3)
         self.dfe = DFE() if use_dsm and use_dfe else None
@@ -81,3 +80,22 @@ VARIANTS: dict[str, dict] = {
     "no_mixer": {"mixer": None},
     "rgb_only": {"use_dsm": False},
 }
+AUTHORS_README = "MS2MNet authors' README (mIoU only)"
+
+
+@register_model(
+    "ms2mnet",
+    label="MS2MNet",
+    backbone="2x ResNet-50",
+    description="dual ResNet-50, WASE, VFE/MSSM, HFP decoder with ASAF",
+    reported={"vaihingen": Reported(None, None, 84.14, AUTHORS_README),
+              "potsdam": Reported(None, None, 86.21, AUTHORS_README)},
+    # The authors' staged loss and deep-supervision weights (docs/model.md, "Losses").
+    loss="paper",
+    loss_weights={"vaihingen": {"focal": 0.6, "boundary": 0.4}, "potsdam": {"focal": 0.7, "boundary": 0.3}},
+    aux_weights={"vaihingen": (0.3, 0.2), "potsdam": (0.4, 0.2)},
+    variants=VARIANTS,
+    variant_backbones={"rgb_only": "ResNet-50"},
+)
+def ms2mnet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> MS2MNet:
+    return MS2MNet(num_classes, pretrained=pretrained, **options)

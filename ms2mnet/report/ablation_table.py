@@ -1,4 +1,5 @@
-"""Table 2, the ablations: each MS2MNet variant against `full`, paired by seed.
+"""Table 2, the ablations: each variant of a model against the model's default variant (MS2MNet: `full`),
+paired by seed.
 
 Significance: a two-sided paired t-test over the seeds both runs have (n−1 degrees of freedom), at
 alpha = 0.05, without correction for the several variants and metrics tested.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from . import cells
 from .collect import RunResults
 from .main_table import METRIC_LABELS
-from .reference import REFERENCE_VARIANT, SYNTHETIC_CAVEAT, is_synthetic, titled
+from .reference import SYNTHETIC_CAVEAT, default_variant, is_synthetic, titled
 from .stats import PairedTest, mean_ci, paired_t_test
 from .table import Table
 
@@ -17,12 +18,13 @@ ORDER = ("miou", "mf1", "oa")
 NO_PAIR = "no paired seed"   # both runs have metrics, but for different seeds
 
 
-def reference_run(runs: list[RunResults]) -> RunResults | None:
-    return next((r for r in runs if r.model == "ms2mnet" and r.variant == REFERENCE_VARIANT), None)
+def reference_run(runs: list[RunResults], model: str = "ms2mnet") -> RunResults | None:
+    """The run of `model`'s default variant, against which its other variants are compared."""
+    return next((r for r in runs if r.model == model and r.variant == default_variant(model)), None)
 
 
-def ablation_runs(runs: list[RunResults]) -> list[RunResults]:
-    return [r for r in runs if r.model == "ms2mnet" and r.variant != REFERENCE_VARIANT]
+def ablation_runs(runs: list[RunResults], model: str = "ms2mnet") -> list[RunResults]:
+    return [r for r in runs if r.model == model and r.variant != default_variant(model)]
 
 
 def paired_tests(variant: RunResults, reference: RunResults | None) -> dict[str, PairedTest]:

@@ -28,8 +28,9 @@ def estimate(est: Estimate, digits: int = 2, sign: bool = False) -> str:
 
 
 def p_value(test: PairedTest) -> str:
-    """"0.012 (yes)" where p < 0.05, "0.31 (no)", or "n/a" with fewer than two paired seeds."""
+    """"0.012 (yes)" where p < 0.05, "0.31 (no)", "0.21" alone with two pairs (too few for a verdict),
+    or "n/a" with fewer than two paired seeds."""
     if test.p_value is None:
         return NOT_APPLICABLE
     p = "<0.001" if test.p_value < 0.001 else f"{test.p_value:.3f}"
-    return f"{p} ({'yes' if test.significant else 'no'})"
+    return p if test.significant is None else f"{p} ({'yes' if test.significant else 'no'})"

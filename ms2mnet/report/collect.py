@@ -1,4 +1,5 @@
-"""Read the run directories a report covers: runs/<dataset>/<run>/seed<k>/{metrics,complexity,env}.json.
+"""Read the run directories a report covers: runs/<dataset>/<run>/seed<k>/{metrics,env}.json and the
+run's complexity.json (measured once per model and variant, beside the seed folders).
 
 A seed without a readable metrics.json is not an error here: it is recorded as missing (no run
 directory) or failed (a directory without usable metrics), so that tables show it as missing.
@@ -23,7 +24,6 @@ class SeedResult:
     seed: int
     path: Path
     metrics: dict | None = None
-    complexity: dict | None = None
     env: dict | None = None
     problem: str | None = None     # why there are no metrics: None when the seed is usable
 
@@ -39,6 +39,7 @@ class RunResults:
     model: str
     variant: str | None
     seeds: dict[int, SeedResult] = field(default_factory=dict)
+    complexity: dict | None = None
 
     @property
     def ok_seeds(self) -> list[SeedResult]:
@@ -85,7 +86,6 @@ def read_seed(run_dir: Path, run: str, seed: int, dataset: str) -> SeedResult:
     path = run_dir / f"seed{seed}"
     if not path.is_dir():
         return SeedResult(run, seed, path, problem="not run (no run directory)")
-    complexity, _ = _read_json(path / "complexity.json")
     env, _ = _read_json(path / "env.json")
     metrics, problem = _read_json(path / "metrics.json")
     if metrics is not None:
@@ -93,15 +93,15 @@ def read_seed(run_dir: Path, run: str, seed: int, dataset: str) -> SeedResult:
     if problem is not None:
         if problem == "no metrics.json":
             problem = "failed or unfinished (run directory without metrics.json)"
-        return SeedResult(run, seed, path, None, complexity, env, problem)
-    return SeedResult(run, seed, path, metrics, complexity, env)
+        return SeedResult(run, seed, path, None, env, problem)
+    return SeedResult(run, seed, path, metrics, env)
 
 
 def _model_and_variant(run: str, seeds: list[SeedResult]) -> tuple[str, str | None]:
     for seed in seeds:
         if seed.metrics and seed.metrics.get("model"):
             return seed.metrics["model"], seed.metrics.get("variant")
-    model, _, variant = run.partition("-")   # runs are named <model>-<variant> by default
+    model, _, variant = run.partition("-")   # run_name(): <model>-<variant>, or <model>
     return model, variant or None
 
 
@@ -109,9 +109,11 @@ def collect_runs(runs_dir: Path, dataset: str, runs: list[str], seeds: list[int]
     """One RunResults per expected run, in the order given, each with every expected seed."""
     results = []
     for run in runs:
-        found = [read_seed(Path(runs_dir) / dataset / run, run, seed, dataset) for seed in seeds]
+        run_dir = Path(runs_dir) / dataset / run
+        found = [read_seed(run_dir, run, seed, dataset) for seed in seeds]
         model, variant = _model_and_variant(run, found)
-        results.append(RunResults(run, model, variant, {s.seed: s for s in found}))
+        complexity, _ = _read_json(run_dir / "complexity.json")
+        results.append(RunResults(run, model, variant, {s.seed: s for s in found}, complexity))
         for seed in found:
             if not seed.ok:
                 log.warning("%s seed %d: %s; shown as missing", run, seed.seed, seed.problem)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-
 from . import cells
 from .collect import METRICS, RunResults
 from .reference import SYNTHETIC_CAVEAT, backbone, is_synthetic, model_label, reported, titled
@@ -15,17 +13,14 @@ TEST_BEST_MARK = " †"
 
 
 def complexity_of(run: RunResults) -> dict:
-    """Params (M), GMACs and latency of a run from its seeds' complexity.json (the model is the same for
-    every seed; latency is the median over seeds of each seed's median); None where nothing was measured."""
-    records = [s.complexity for s in run.seeds.values() if s.complexity]
-    if not records:
+    """Params (M), GMACs and median latency from the run's complexity.json; None where nothing was measured."""
+    record = run.complexity
+    if not record:
         return {"params_m": None, "gmacs": None, "latency_ms": None, "latency_device": None}
-    first = records[0]
-    medians = [r["latency"]["median_ms"] for r in records if (r.get("latency") or {}).get("median_ms") is not None]
-    latency = first.get("latency") or {}
-    device = latency.get("device_name") or latency.get("device") or first.get("device_name") or first.get("device")
-    return {"params_m": first["params"]["total"] / 1e6, "gmacs": first["gmacs"],
-            "latency_ms": statistics.median(medians) if medians else None,
+    latency = record.get("latency") or {}
+    device = latency.get("device_name") or latency.get("device") or record.get("device_name") or record.get("device")
+    return {"params_m": record["params"]["total"] / 1e6, "gmacs": record["gmacs"],
+            "latency_ms": latency.get("median_ms"),
             "latency_device": f"{device}, {latency['threads']} threads" if latency.get("threads") else device}
 
 
@@ -77,8 +72,8 @@ def main_table(runs: list[RunResults], dataset: str, seeds: list[int]) -> Table:
 
 def _caption(runs: list[RunResults], dataset: str, seeds: list[int], with_paper: bool) -> str:
     devices = sorted({d for d in (complexity_of(r)["latency_device"] for r in runs) if d})
-    sizes = sorted({"x".join(map(str, s.complexity["input"]["image"][2:])) for r in runs
-                    for s in r.seeds.values() if s.complexity and "input" in s.complexity})
+    sizes = sorted({"x".join(map(str, r.complexity["input"]["image"][2:])) for r in runs
+                    if r.complexity and "input" in r.complexity})
     parts = [
         "OA, mF1, mIoU in percent, mean ± half-width of the 95% t-interval over seeds (n−1 degrees of freedom); "
         "'(n=1)' where only one seed ran, so no interval exists. mF1 and mIoU over the five classes without "
@@ -92,7 +87,7 @@ def _caption(runs: list[RunResults], dataset: str, seeds: list[int], with_paper:
     if any(uses_test_selection(r) for r in runs):
         parts.append("† checkpoint selected on the test set (the authors' protocol), not the last one.")
     if with_paper:
-        parts.append("Paper: the numbers the publications report (ms2mnet/report/reference.py gives the sources; "
+        parts.append("Paper: the numbers the publications report (each model's registration names the source; "
                      "MS2MNet publishes mIoU only); Δ = ours − paper; '–' where no number is published.")
     else:
         parts.append("Paper numbers are omitted: they were measured on the real ISPRS data and cannot be "

@@ -13,7 +13,7 @@ from ms2mnet.models import build_model
 
 def settings(**changes) -> TrainSettings:
     base = dict(crop=32, batch_size=2, epochs=2, iterations_per_epoch=3, milestones=(1,), gamma=0.1, lr=0.01,
-                momentum=0.9, weight_decay=5e-4, loss="ce", num_workers=0, checkpoint_every=2, log_every=1)
+                momentum=0.9, weight_decay=5e-4, num_workers=0, checkpoint_every=2, log_every=1)
     return TrainSettings(**{**base, **changes})
 
 
@@ -21,7 +21,7 @@ def fresh_run(store, run_dir, s: TrainSettings, variant="full", **kwargs):
     torch.manual_seed(0)
     model = build_model("ms2mnet", variant=variant, num_classes=6)
     crops = RandomCrops(store, "train", s.crop, s.iterations_per_epoch * s.batch_size, seed=0)
-    train(model, crops, DeepSupervisionLoss(s.loss, model.aux_weights), s, run_dir, torch.device("cpu"), **kwargs)
+    train(model, crops, DeepSupervisionLoss("ce", (0.3, 0.2)), s, run_dir, torch.device("cpu"), **kwargs)
     return model
 
 

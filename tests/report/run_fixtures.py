@@ -18,10 +18,11 @@ TEST_TILES = ("area5", "area21")
 def write_run(runs_dir: Path, dataset: str, run: str, seed: int, miou: float, mf1: float | None = None,
               oa: float | None = None, selection: str = "last", gmacs: float = 33.39, params: int = 47_340_000,
               latency_ms: float = 400.0, predictions: dict[str, np.ndarray] | None = None) -> Path:
-    """A run directory as `ms2mnet run` leaves it; metrics in fractions, per-class IoU = miou + 0.01 * class."""
+    """A seed directory as `ms2mnet run` leaves it, and the run's complexity.json as the pipeline's
+    complexity stage leaves it; metrics in fractions, per-class IoU = miou + 0.01 * class."""
     model, _, variant = run.partition("-")
     folder = runs_dir / dataset / run / f"seed{seed}"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     per_class = {c: {"precision": 0.5, "recall": 0.5, "f1": miou + 0.05 + 0.01 * i, "iou": miou + 0.01 * i}
                  for i, c in enumerate(CLASSES)}
     metrics = {"oa": oa if oa is not None else miou + 0.1, "mf1": mf1 if mf1 is not None else miou + 0.05,
@@ -30,7 +31,7 @@ def write_run(runs_dir: Path, dataset: str, run: str, seed: int, miou: float, mf
                "model": model, "variant": variant, "dataset": dataset, "profile": "smoke", "seed": seed,
                "eval_window": 64, "eval_stride": 32, "tta": False}
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    (folder / "complexity.json").write_text(json.dumps({
+    (folder.parent / "complexity.json").write_text(json.dumps({   # once per run, beside the seeds
         "model": model, "variant": variant, "input": {"image": [1, 3, 256, 256], "dsm": [1, 1, 256, 256]},
         "gmacs": gmacs, "params": {"total": params, "trainable": params},
         "latency": {"median_ms": latency_ms, "p90_ms": latency_ms * 1.1, "device": "cpu", "threads": 2,

@@ -2,7 +2,9 @@ import csv
 import io
 
 import pytest
+import torch
 
+from ms2mnet.models import Reported, register_model
 from ms2mnet.report.ablation_table import ablation_table
 from ms2mnet.report.class_table import class_table
 from ms2mnet.report.collect import collect_runs
@@ -56,7 +58,7 @@ def test_ablation_table_cells(results):
     table = ablation_table(results, "synthetic")
     assert [row[0] for row in table.rows] == ["no_dfe", "no_vfe", "no_asaf", "rgb_only", "attention"]
     assert table.cell("no_dfe", "Δ mIoU") == "-2.50 ± 6.35"           # differences -2, -3 (seed 2 missing)
-    assert table.cell("no_dfe", "p (mIoU)") == "0.126 (no)"           # t = -5 with 1 dof
+    assert table.cell("no_dfe", "p (mIoU)") == "0.126"                # t = -5 with 1 dof: 2 pairs, no verdict
     assert table.cell("no_dfe", "pairs") == "2"
     assert table.cell("no_vfe", "Δ mIoU") == "-11.00 ± 2.48"
     assert table.cell("no_vfe", "p (mIoU)") == "0.003 (yes)"          # t = -19.05 with 2 dof
@@ -109,25 +111,32 @@ def test_markdown_and_latex_renderings(results):
     assert latex.count(r"\\") == 1 + len(RUNS)
 
 
+@register_model("paperbaseline", label="PaperBaseline", backbone="VGG-16",
+                reported={"vaihingen": Reported(90.51, 87.71, 78.71, "a test table")})
+def paperbaseline(num_classes: int = 6, pretrained: bool = False) -> torch.nn.Module:
+    return torch.nn.Conv2d(3, num_classes, 1)
+
+
 def test_real_dataset_shows_paper_numbers_and_differences(tmp_path):
     write_run(tmp_path, "vaihingen", "ms2mnet-full", 0, 0.83)
     write_run(tmp_path, "vaihingen", "ms2mnet-full", 1, 0.85)
-    write_run(tmp_path, "vaihingen", "fusenet-default", 0, 0.78, mf1=0.88, oa=0.905, selection="test_best")
+    write_run(tmp_path, "vaihingen", "paperbaseline", 0, 0.78, mf1=0.88, oa=0.905, selection="test_best")
     write_run(tmp_path, "vaihingen", "ms2mnet-no_dfe", 0, 0.80)
-    results = collect_runs(tmp_path, "vaihingen", ["ms2mnet-full", "fusenet-default", "ms2mnet-no_dfe"], [0, 1])
+    results = collect_runs(tmp_path, "vaihingen", ["ms2mnet-full", "paperbaseline", "ms2mnet-no_dfe"], [0, 1])
     table = main_table(results, "vaihingen", [0, 1])
     assert table.title == "Main comparison (vaihingen)"
     assert table.cell("ms2mnet-full", "mIoU") == "84.00 ± 12.71"
     assert table.cell("ms2mnet-full", "paper OA / mF1 / mIoU") == "– / – / 84.14"
     assert table.cell("ms2mnet-full", "Δ OA / mF1 / mIoU") == "– / – / -0.14"
-    assert table.cell("fusenet-default", "model") == "FuseNet †"           # test-set selection is marked
-    assert table.cell("fusenet-default", "backbone") == "VGG-16"
-    assert table.cell("fusenet-default", "paper OA / mF1 / mIoU") == "90.51 / 87.71 / 78.71"
-    assert table.cell("fusenet-default", "Δ OA / mF1 / mIoU") == "-0.01 / +0.29 / -0.71"
+    assert table.cell("paperbaseline", "model") == "PaperBaseline †"           # test-set selection is marked
+    assert table.cell("paperbaseline", "backbone") == "VGG-16"
+    assert table.cell("paperbaseline", "paper OA / mF1 / mIoU") == "90.51 / 87.71 / 78.71"
+    assert table.cell("paperbaseline", "Δ OA / mF1 / mIoU") == "-0.01 / +0.29 / -0.71"
     assert table.cell("ms2mnet-no_dfe", "paper OA / mF1 / mIoU") == "– / – / –"   # no published ablation
     assert "† checkpoint selected on the test set" in table.caption
-    fusenet = next(r for r in table.data if r["run"] == "fusenet-default")
-    assert fusenet["paper_miou"] == 78.71 and fusenet["delta_miou"] == pytest.approx(-0.71)
+    baseline = next(r for r in table.data if r["run"] == "paperbaseline")
+    assert baseline["paper_miou"] == 78.71 and baseline["delta_miou"] == pytest.approx(-0.71)
+    assert baseline["paper_source"] == "a test table"
 
 
 def test_runs_without_a_common_seed_are_not_paired(tmp_path):
