@@ -136,9 +136,13 @@ def _decode(spec: DatasetSpec, raw: dict[str, bytes], where: dict[str, str]) -> 
     return {"image": image, "dsm": dsm, **labels}
 
 
-def read_inputs(spec: DatasetSpec, image_path: Path, dsm_path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_inputs(spec: DatasetSpec, image_path: Path, dsm_path: Path,
+                dsm_scaling: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A user's own tile, read and normalised as `prepare` does for `spec`: image uint8 HxWx3 in the
-    protocol's bands, DSM float16 HxW in [0, 1]; both cropped to their common extent."""
+    protocol's bands, DSM float16 HxW in [0, 1] (`dsm_scaling`: as the prepared data's manifest
+    says; None: the dataset's default); both cropped to their common extent."""
+    if dsm_scaling is not None:
+        spec = replace(spec, dsm_scaling=check_scaling(dsm_scaling))
     image, dsm = _decode_inputs(spec, Path(image_path).read_bytes(), Path(dsm_path).read_bytes(),
                                 str(image_path), str(dsm_path))
     h, w = _common_extent({"image": image, "dsm": dsm}, {"image": str(image_path), "dsm": str(dsm_path)})

@@ -24,7 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ms2mnet.data.checksums import checksum_entry, load_checksums, md5_of, save_checksums
-from ms2mnet.data.palette import class_to_colour
+from ms2mnet.data.palette import IGNORE, class_to_colour
 from ms2mnet.data.specs import SYNTHETIC_INFO, DatasetSpec, DataError, get_spec
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def eroded(classes: np.ndarray, radius: int) -> np.ndarray:
         boundary[:, s:] |= cols
         boundary[:, :-s] |= cols
     out = classes.copy()
-    out[boundary] = 255
+    out[boundary] = IGNORE
     return out
 
 
