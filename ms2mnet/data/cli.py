@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ms2mnet.data.dsm import SCALINGS
 from ms2mnet.data.specs import DATASETS, DataError
 
 
@@ -42,7 +43,8 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> int:
     from ms2mnet.data.prepare import prepare
-    print(prepare(args.dataset, args.raw, args.out, verify=not args.no_verify).format())
+    print(prepare(args.dataset, args.raw, args.out, verify=not args.no_verify,
+                  dsm_scaling=args.dsm_scaling).format())
     return 0
 
 
@@ -55,8 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", choices=DATASETS)
     p.add_argument("--raw", **raw)
     p.add_argument("--url", action="append", default=[], metavar="ARCHIVE=URL",
-                   help="where to download an archive or package (repeatable); "
-                        "else MS2MNET_<DATASET>_URL; password from MS2MNET_ISPRS_PASSWORD")
+                   help="where to download an archive or package (repeatable): a Seafile share "
+                        "link or a direct URL; else MS2MNET_<DATASET>_URL; the share's password "
+                        "from MS2MNET_ISPRS_PASSWORD")
     p.add_argument("--no-verify", **no_verify)
     p.add_argument("--seed", type=int, default=None, help="synthetic: scene seed (default 0)")
     p.add_argument("--tiles", type=int, default=None, help="synthetic: number of tiles (default all)")
@@ -70,4 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("data/prepared"),
                    help="prepared data root (default data/prepared)")
     p.add_argument("--no-verify", **no_verify)
+    p.add_argument("--dsm-scaling", choices=SCALINGS, default=None,
+                   help="DSM to [0, 1] per tile: minmax (default, as the authors and SSRS), "
+                        "percentile_minmax (clip to the 0.1/99.9 percentiles first) or "
+                        "divide_255 (Potsdam's 8-bit nDSM); recorded in meta.json")
     p.set_defaults(func=_prepare)

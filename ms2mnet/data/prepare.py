@@ -1,12 +1,13 @@
 """Archives -> one folder of arrays per tile, plus a manifest: data/prepared/<dataset>/.
 
-Per tile: image.npy (uint8 HxWx3), dsm.npy (float16 HxW in [0, 1]), label.npy and
-label_eroded.npy (uint8 class index, 255 = ignore) and meta.json. Members are read
-from the archives in memory, never extracted wholesale. A tile is written to a
-temporary folder and renamed into place, so a tile folder is always complete; a
-tile whose sources (member CRC and size) and settings did not change is skipped.
-All archive-level checks run before the first write, so bad archives leave the
-prepared data as it was.
+Per tile: image.npy (uint8 HxWx3), dsm.npy (float16 HxW in [0, 1], scaled as `dsm` says),
+label.npy and label_eroded.npy (uint8 class index, palette.IGNORE = ignore) and meta.json.
+Members are read from the archives in memory, never extracted wholesale. A tile is
+written to a temporary folder and renamed into place, so a tile folder is always
+complete; a tile whose sources (member CRC and size) and settings did not change is
+skipped. All archive-level checks run before the first write, so bad archives leave the
+prepared data as it was. One prepare at a time writes to an output folder (`locks`): a
+second one waits, then finds the tiles done.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import shutil
 import zipfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,11 @@ import tifffile
 from PIL import Image
 from tqdm import tqdm
 
-from ms2mnet.data.fetch import locate_archives, record_checksums
-from ms2mnet.data.palette import CLASSES, PALETTE, class_histogram, colour_to_class
+from ms2mnet.data.checksums import record_checksums
+from ms2mnet.data.dsm import check_scaling, scale_dsm
+from ms2mnet.data.fetch import locate_archives
+from ms2mnet.data.locks import exclusive
+from ms2mnet.data.palette import CLASSES, IGNORE, PALETTE, class_histogram, colour_to_class
 from ms2mnet.data.specs import (MAX_SIZE_MISMATCH, PREPARE_VERSION, PROTOCOL, DatasetSpec,
                                 DataError, get_spec)
 from ms2mnet.data.zips import find_member, open_zip, read_member
@@ -118,7 +122,7 @@ def _decode_inputs(spec: DatasetSpec, image_data: bytes, dsm_data: bytes, where_
     if image.dtype != np.uint8:
         raise DataError(f"{where_image}: expected uint8 pixels, found {image.dtype}. "
                         "The file is not the dataset's: download the archive again.")
-    if spec.dsm == "divide_255":
+    if spec.dsm_format == "jpeg":
         dsm = _expect(_decode_jpeg(dsm_data, where_dsm), where_dsm, None, "u", "an 8-bit nDSM")
     else:
         dsm = _expect(_decode_tiff(dsm_data, where_dsm), where_dsm, None, "fiu", "a one-band DSM")
@@ -132,13 +136,17 @@ def _decode(spec: DatasetSpec, raw: dict[str, bytes], where: dict[str, str]) -> 
     return {"image": image, "dsm": dsm, **labels}
 
 
-def read_inputs(spec: DatasetSpec, image_path: Path, dsm_path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_inputs(spec: DatasetSpec, image_path: Path, dsm_path: Path,
+                dsm_scaling: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A user's own tile, read and normalised as `prepare` does for `spec`: image uint8 HxWx3 in the
-    protocol's bands, DSM float16 HxW in [0, 1]; both cropped to their common extent."""
+    protocol's bands, DSM float16 HxW in [0, 1] (`dsm_scaling`: as the prepared data's manifest
+    says; None: the dataset's default); both cropped to their common extent."""
+    if dsm_scaling is not None:
+        spec = replace(spec, dsm_scaling=check_scaling(dsm_scaling))
     image, dsm = _decode_inputs(spec, Path(image_path).read_bytes(), Path(dsm_path).read_bytes(),
                                 str(image_path), str(dsm_path))
     h, w = _common_extent({"image": image, "dsm": dsm}, {"image": str(image_path), "dsm": str(dsm_path)})
-    dsm, _ = _normalise_dsm(spec, dsm[:h, :w], str(dsm_path))
+    dsm, _ = scale_dsm(dsm[:h, :w], spec.dsm_scaling, str(dsm_path), spec.dsm_percentiles)
     return image[:h, :w], dsm
 
 
@@ -156,21 +164,6 @@ def _common_extent(arrays: dict[str, np.ndarray], where: dict[str, str]) -> tupl
     return h, w
 
 
-def _normalise_dsm(spec: DatasetSpec, dsm: np.ndarray, where: str) -> tuple[np.ndarray, dict]:
-    if spec.dsm == "divide_255":
-        return (dsm / 255.0).astype(np.float16), {"method": "divide_255"}
-    dsm = dsm.astype(np.float32, copy=False)
-    bad = int(np.count_nonzero(~np.isfinite(dsm)))
-    if bad:
-        raise DataError(f"{where}: {bad} DSM pixels are NaN or infinite, expected finite heights. "
-                        "The file is corrupt: download the archive again.")
-    lo, hi = (float(v) for v in np.percentile(dsm, spec.dsm_percentiles))
-    scaled = (np.clip(dsm, lo, hi) - lo) / (hi - lo) if hi > lo else np.zeros_like(dsm)
-    info = {"method": "clip_percentiles_then_minmax", "percentiles": list(spec.dsm_percentiles),
-            "low": lo, "high": hi}
-    return scaled.astype(np.float16), info
-
-
 def convert_tile(spec: DatasetSpec, tile: str, sources: dict[str, Source]
                  ) -> tuple[dict[str, np.ndarray], dict, list[str]]:
     """Arrays, meta and warnings of one tile, from its source members."""
@@ -185,7 +178,7 @@ def convert_tile(spec: DatasetSpec, tile: str, sources: dict[str, Source]
         sizes = ", ".join(f"{r} {a.shape[0]}x{a.shape[1]}" for r, a in arrays.items())
         warnings.append(f"{tile}: sizes differ ({sizes}); cropped to the common {h}x{w}")
         arrays = {r: a[:h, :w] for r, a in arrays.items()}
-    dsm, dsm_info = _normalise_dsm(spec, arrays["dsm"], where["dsm"])
+    dsm, dsm_info = scale_dsm(arrays["dsm"], spec.dsm_scaling, where["dsm"], spec.dsm_percentiles)
     out = {"image": np.ascontiguousarray(arrays["image"]), "dsm": dsm}
     label_info = {}
     for role in ("label", "label_eroded"):
@@ -213,7 +206,8 @@ def convert_tile(spec: DatasetSpec, tile: str, sources: dict[str, Source]
 
 def signature(spec: DatasetSpec, sources: dict[str, Source]) -> str:
     """What a prepared tile depends on: source members and the settings that shape the arrays."""
-    key = {"version": PREPARE_VERSION, "dsm": spec.dsm, "percentiles": spec.dsm_percentiles,
+    dsm = [spec.dsm_scaling] + (list(spec.dsm_percentiles) if "percentile" in spec.dsm_scaling else [])
+    key = {"version": PREPARE_VERSION, "dsm": dsm,
            "bands": spec.image_bands, "palette": PALETTE.tolist(),
            "sources": {r: [s.info.filename, s.info.CRC, s.info.file_size] for r, s in sources.items()}}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -271,39 +265,52 @@ def _sources(spec: DatasetSpec, archives: dict[str, Path],
             for tile in spec.tiles}
 
 
+def _prepare_tiles(spec: DatasetSpec, sources: dict[str, dict[str, Source]], out_dir: Path,
+                   summary: Summary) -> dict[str, list[int]]:
+    """Write every tile whose signature changed; returns the shapes of all tiles."""
+    shapes: dict[str, list[int]] = {}
+    recover(out_dir)
+    for tile in tqdm(spec.tiles, desc=f"prepare {spec.name}", unit="tile"):
+        meta = _existing_meta(out_dir / tile)
+        if meta is not None and meta.get("signature") == signature(spec, sources[tile]):
+            summary.skipped.append(tile)
+        else:
+            arrays, meta, _ = convert_tile(spec, tile, sources[tile])
+            write_tile(out_dir, tile, arrays, meta)
+            summary.prepared.append(tile)
+            log.debug("prepared %s", tile)
+        shapes[tile] = meta["shape"]
+        summary.warnings += meta["warnings"]
+        summary.pixels[meta["split"]] += meta["shape"][0] * meta["shape"][1]
+        for name, count in meta["class_histogram"]["label"].items():
+            summary.classes[name] = summary.classes.get(name, 0) + count
+    return shapes
+
+
 def prepare(dataset: str, raw_root: Path = Path("data/raw"), out_root: Path = Path("data/prepared"),
-            verify: bool = True) -> Summary:
-    """Prepare `dataset` from raw_root/<dataset>/ into out_root/<dataset>/; see the module doc."""
+            verify: bool = True, dsm_scaling: str | None = None) -> Summary:
+    """Prepare `dataset` from raw_root/<dataset>/ into out_root/<dataset>/; see the module doc.
+
+    `dsm_scaling`: one of dsm.SCALINGS; None takes the dataset's default (plain min-max)."""
     raw_dir, out_dir = Path(raw_root) / dataset, Path(out_root) / dataset
     spec = get_spec(dataset, raw_dir)
-    archives = locate_archives(spec, raw_dir, verify=verify)
-    summary = Summary(dataset, out_dir)
-    shapes: dict[str, list[int]] = {}
+    if dsm_scaling is not None:
+        spec = replace(spec, dsm_scaling=check_scaling(dsm_scaling))
+    with exclusive(raw_dir, "preparing from the archives"):
+        located = locate_archives(spec, raw_dir, verify=verify)
+    summary = Summary(dataset, out_dir, warnings=list(located.warnings))
     with ExitStack() as stack:
-        sources = _sources(spec, archives, stack)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        recover(out_dir)
-        for tile in tqdm(spec.tiles, desc=f"prepare {dataset}", unit="tile"):
-            meta = _existing_meta(out_dir / tile)
-            if meta is not None and meta.get("signature") == signature(spec, sources[tile]):
-                summary.skipped.append(tile)
-            else:
-                arrays, meta, _ = convert_tile(spec, tile, sources[tile])
-                write_tile(out_dir, tile, arrays, meta)
-                summary.prepared.append(tile)
-                log.debug("prepared %s", tile)
-            shapes[tile] = meta["shape"]
-            summary.warnings += meta["warnings"]
-            summary.pixels[meta["split"]] += meta["shape"][0] * meta["shape"][1]
-            for name, count in meta["class_histogram"]["label"].items():
-                summary.classes[name] = summary.classes.get(name, 0) + count
-    record_checksums(spec, archives)
-    write_json(out_dir / MANIFEST, {
-        "dataset": dataset, "protocol": PROTOCOL, "prepare_version": PREPARE_VERSION,
-        "layout": spec.layout, "image_bands": spec.band_names, "classes": list(CLASSES),
-        "ignore_index": 255, "splits": {"train": list(spec.train), "test": list(spec.test)},
-        "tiles": shapes,
-    })
+        sources = _sources(spec, located.paths, stack)
+        stack.enter_context(exclusive(out_dir, "preparing"))
+        shapes = _prepare_tiles(spec, sources, out_dir, summary)
+        with exclusive(raw_dir, "recording checksums"):
+            record_checksums(located.paths, spec.published_md5)
+        write_json(out_dir / MANIFEST, {
+            "dataset": dataset, "protocol": PROTOCOL, "prepare_version": PREPARE_VERSION,
+            "layout": spec.layout, "image_bands": spec.band_names, "classes": list(CLASSES),
+            "ignore_index": IGNORE, "dsm_scaling": spec.dsm_scaling,
+            "splits": {"train": list(spec.train), "test": list(spec.test)}, "tiles": shapes,
+        })
     for line in summary.warnings:
         log.warning("%s", line)
     return summary

@@ -23,8 +23,8 @@ import tifffile
 from PIL import Image
 from tqdm import tqdm
 
-from ms2mnet.data.fetch import checksum_entry, load_checksums, md5_of, save_checksums
-from ms2mnet.data.palette import class_to_colour
+from ms2mnet.data.checksums import checksum_entry, load_checksums, md5_of, save_checksums
+from ms2mnet.data.palette import IGNORE, class_to_colour
 from ms2mnet.data.specs import SYNTHETIC_INFO, DatasetSpec, DataError, get_spec
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ _COLOUR = np.array([(128, 128, 128, 120), (128, 128, 128, 120), (95, 140, 75, 19
                     (55, 95, 50, 165), (0, 0, 0, 0), (150, 110, 90, 110)], dtype=np.float32)
 _NOISE = np.array([10, 10, 8, 22, 0, 18], dtype=np.float32)
 _ZIP_TIME = (2016, 1, 1, 0, 0, 0)
-# Potsdam's known label defects (PROTOCOL.md), reproduced on the same tiles.
-LOSSY_LABEL_TILE, YELLOW_CAR_TILE = "4_12", "6_7"
+# Potsdam's known label defects (docs/data.md), reproduced on the same tiles: 4_12 blended
+# onto the image in 5_Labels_all.zip only (the participants' copy is clean); 6_7's cars
+# coded (252, 255, 0) in both.
+BLENDED_LABEL_TILE, YELLOW_CAR_TILE = "4_12", "6_7"
 # The real Potsdam image and nDSM zips keep their files in a folder named after the zip
 # (torchgeo reads 4_Ortho_RGBIR/ after extraction); the label zips do not.
 _FOLDER = {"4_Ortho_RGBIR.zip": "4_Ortho_RGBIR/", "1_DSM_normalisation.zip": "1_DSM_normalisation/"}
@@ -137,7 +139,7 @@ def eroded(classes: np.ndarray, radius: int) -> np.ndarray:
         boundary[:, s:] |= cols
         boundary[:, :-s] |= cols
     out = classes.copy()
-    out[boundary] = 255
+    out[boundary] = IGNORE
     return out
 
 
@@ -158,7 +160,9 @@ def _jpeg(array: np.ndarray) -> bytes:
 
 def _tile_files(spec: DatasetSpec, tile: str, scene: Scene, rng: np.random.Generator,
                 short_dsm: bool) -> dict[str, bytes]:
-    """Bytes of the four source files of a tile, by role, in the dataset's formats."""
+    """Bytes of the four source files of a tile, by role, in the dataset's formats; for
+    Potsdam also `label_all`, the copy in 5_Labels_all.zip where it differs."""
+    files: dict[str, bytes] = {}
     h, w = scene.classes.shape
     label = class_to_colour(scene.classes)
     radius = 1 if min(h, w) < 1000 else 3
@@ -175,14 +179,13 @@ def _tile_files(spec: DatasetSpec, tile: str, scene: Scene, rng: np.random.Gener
         image = scene.image                                        # R G B IR
         ndsm = np.clip(scene.height * 10, 0, 255).astype(np.uint8)
         dsm_bytes = _jpeg(ndsm[:, :-1] if short_dsm else ndsm)
-        if tile == LOSSY_LABEL_TILE:      # a lossy re-encode: thousands of off-palette colours
-            jitter = rng.integers(-40, 41, size=label.shape)
-            lossy = rng.random(label.shape[:2]) < 0.3
-            label = np.where(lossy[..., None], np.clip(label + jitter, 0, 255), label).astype(np.uint8)
         if tile == YELLOW_CAR_TILE:       # cars coded (252, 255, 0)
             label[scene.classes == CAR] = (252, 255, 0)
+        if tile == BLENDED_LABEL_TILE:    # label blended onto the image: thousands of colours
+            blended = (label.astype(np.uint16) + scene.image[..., :3]) // 2
+            files["label_all"] = _tiff(blended.astype(np.uint8))
     return {"image": _tiff(image), "dsm": dsm_bytes, "label": _tiff(label),
-            "label_eroded": _tiff(label_eroded)}
+            "label_eroded": _tiff(label_eroded), **files}
 
 
 def _zip_info(name: str) -> zipfile.ZipInfo:
@@ -207,8 +210,9 @@ def write_dataset(dataset: str, raw_dir: Path, seed: int = 0,
         raise DataError(f"synthetic tile size {h}x{w}: expected at least 16x16 pixels")
     names = _choose_tiles(spec, tiles)
     params = {"dataset": dataset, "seed": seed, "tile_size": [h, w], "tiles": names,
-              "short_dsm": sorted(short_dsm), "generator_version": 1}
-    paths = {a.name: raw_dir / a.name for a in spec.archives}
+              "short_dsm": sorted(short_dsm), "generator_version": 2}
+    names_all = [a.name for a in spec.archives] + [a.fallback for a in spec.archives if a.fallback]
+    paths = {name: raw_dir / name for name in names_all}
     info_path = raw_dir / SYNTHETIC_INFO
     if info_path.is_file() and json.loads(info_path.read_text()) == params \
             and all(p.is_file() for p in paths.values()):
@@ -227,6 +231,9 @@ def write_dataset(dataset: str, raw_dir: Path, seed: int = 0,
                     continue
                 path = _FOLDER.get(member.archive, "") + member.path
                 zips[member.archive].writestr(_zip_info(path), files[role])
+                fallback = next((a.fallback for a in spec.archives if a.name == member.archive), None)
+                if fallback is not None:    # 5_Labels_all*.zip: same names, 4_12 blended
+                    zips[fallback].writestr(_zip_info(path), files.get(f"{role}_all", files[role]))
                 if role == "label" and spec.layout == "vaihingen":   # participants' copy
                     main = spec.members(tile)["image"].archive
                     zips[main].writestr(_zip_info(f"gts_for_participants/{member.path}"),

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-IGNORE_INDEX = 255
+from ms2mnet.data.palette import IGNORE as IGNORE_INDEX   # one ignore index for the whole package
 
 
 def focal_loss(logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: float = 0.25,

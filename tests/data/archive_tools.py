@@ -11,8 +11,10 @@ import numpy as np
 import tifffile
 
 
-def rewrite_member(archive: Path, member: str, data: bytes | None, new_name: str | None = None) -> None:
-    """Replace (or, with data None, drop) one member of a zip, keeping the others."""
+def rewrite_member(archive: Path, member: str, data: bytes | None, new_name: str | None = None,
+                   stored: bool = False) -> None:
+    """Replace (or, with data None, drop) one member of a zip, keeping the others; `stored`
+    writes it uncompressed (so that flipping one of its bytes breaks only its CRC)."""
     with zipfile.ZipFile(archive) as zf:
         members = [(i.filename, zf.read(i)) for i in zf.infolist()]
     assert member in dict(members), f"{member} not in {archive}"
@@ -21,7 +23,8 @@ def rewrite_member(archive: Path, member: str, data: bytes | None, new_name: str
             if name != member:
                 zf.writestr(name, payload)
             elif data is not None:
-                zf.writestr(new_name or name, data)
+                zf.writestr(new_name or name, data,
+                            compress_type=zipfile.ZIP_STORED if stored else None)
 
 
 def read_member(archive: Path, member: str) -> bytes:

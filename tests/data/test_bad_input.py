@@ -1,6 +1,7 @@
 """Each kind of bad input: a clear error (or a warning where the protocol allows one),
 naming the file and what to do, and the previously prepared data left as it was."""
 
+import hashlib
 import io
 import json
 import shutil
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from ms2mnet.data.fetch import CHECKSUMS
+from ms2mnet.data.checksums import CHECKSUMS
 from ms2mnet.data.prepare import prepare
 from ms2mnet.data.specs import DataError, MissingDataError
 
@@ -54,18 +55,45 @@ def test_truncated_zip_fails_the_recorded_checksum(prepared):
     assert "md5 is " in message
 
 
-def test_checksum_mismatch_against_the_published_md5(raw, tmp_path):
-    # Synthetic archives under the real Vaihingen names: the published md5 cannot match.
+def _as_vaihingen(raw):
+    """Synthetic archives under the real Vaihingen names: the published md5s cannot match."""
     shutil.copytree(raw / "synthetic", raw / "vaihingen")
     (raw / "vaihingen" / CHECKSUMS).unlink()
+    return raw / "vaihingen"
+
+
+def test_published_md5_mismatch_with_good_crcs_is_a_warning_and_the_new_md5_is_recorded(raw, tmp_path):
+    folder = _as_vaihingen(raw)
+    summary = prepare("vaihingen", raw, tmp_path / "out")
+    assert len(summary.prepared) == 16
+    warning = next(w for w in summary.warnings if MAIN in w and "462b8dca7b6fa9eaf729840f0cdfc7f3" in w)
+    assert "CRC-32 checks out" in warning and "reissued" in warning
+    entry = json.loads((folder / CHECKSUMS).read_text())[MAIN]
+    assert entry["md5"] == hashlib.md5((folder / MAIN).read_bytes()).hexdigest()
+    assert entry["crc_checked"] and entry["published_md5"] == "462b8dca7b6fa9eaf729840f0cdfc7f3"
+    # Accepted once: the next run neither hashes nor warns again.
+    assert not any(MAIN in w for w in prepare("vaihingen", raw, tmp_path / "out").warnings)
+
+
+def test_published_md5_mismatch_with_a_bad_crc_is_corruption(raw, tmp_path):
+    folder = _as_vaihingen(raw)
+    archive = folder / MAIN
+    payload = read_member(archive, IMAGE5)
+    rewrite_member(archive, IMAGE5, payload, stored=True)
+    data = bytearray(archive.read_bytes())
+    at = bytes(data).index(payload[-200:])            # inside the stored member's bytes
+    data[at] ^= 0xFF
+    archive.write_bytes(bytes(data))
     with pytest.raises(DataError) as info:
         prepare("vaihingen", raw, tmp_path / "out")
-    assert "expected 462b8dca7b6fa9eaf729840f0cdfc7f3" in str(info.value)
-    assert MAIN in str(info.value) and "--no-verify" in str(info.value)
-    assert not (tmp_path / "out").exists()
-    # A mirror's re-packed archives go through with --no-verify.
-    summary = prepare("vaihingen", raw, tmp_path / "out", verify=False)
-    assert len(summary.prepared) == 16
+    message = str(info.value)
+    assert MAIN in message and "462b8dca7b6fa9eaf729840f0cdfc7f3" in message
+    assert IMAGE5 in message and "CRC" in message and "download it again" in message
+    assert not (tmp_path / "out").exists() and not (folder / CHECKSUMS).exists()
+    # A mirror's re-packed archives go through with --no-verify (the bad member is not read here
+    # before its tile: prepare then names it).
+    with pytest.raises(DataError, match="cannot be read"):
+        prepare("vaihingen", raw, tmp_path / "out", verify=False)
 
 
 def test_missing_archive(prepared):

@@ -26,7 +26,13 @@ def test_fetch_then_prepare_synthetic_prints_a_summary(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "synthetic: 3 tiles" in text and "classes (full labels" in text
     manifest = json.loads((tmp_path / "out/synthetic/manifest.json").read_text())
-    assert manifest["tiles"]["area1"] == [40, 56]
+    assert manifest["tiles"]["area1"] == [40, 56] and manifest["dsm_scaling"] == "minmax"
+    assert ms2mnet.cli.main(["prepare", "synthetic", "--raw", raw, "--out", out,
+                             "--dsm-scaling", "percentile_minmax"]) == 0
+    meta = json.loads((tmp_path / "out/synthetic/area1/meta.json").read_text())
+    assert meta["dsm_normalisation"]["method"] == "percentile_minmax"
+    with pytest.raises(SystemExit):
+        ms2mnet.cli.main(["prepare", "synthetic", "--raw", raw, "--dsm-scaling", "clip"])
     assert json.loads((tmp_path / "raw/synthetic/synthetic.json").read_text())["seed"] == 2
 
 

@@ -53,13 +53,23 @@ def test_potsdam_layout_and_its_label_defects(raw):
         folder / "1_DSM_normalisation.zip",
         "1_DSM_normalisation/dsm_potsdam_02_10_normalized_lastools.jpg")))
     assert ndsm.format == "JPEG" and ndsm.mode == "L"
-    labels = folder / "5_Labels_all.zip"
 
-    def label(tile):
-        return tifffile.imread(io.BytesIO(read_member(labels, f"top_potsdam_{tile}_label.tif")))
-    assert colour_to_class(label("4_12"))[1].off_palette > 100       # lossy re-encode
-    assert (label("6_7") == (252, 255, 0)).all(axis=2).any()          # odd car colour
-    assert colour_to_class(label("2_10"))[1].off_palette == 0
+    def label(archive, tile, suffix=""):
+        return tifffile.imread(io.BytesIO(read_member(folder / archive,
+                                                      f"top_potsdam_{tile}_label{suffix}.tif")))
+    participants, everything = "5_Labels_for_participants.zip", "5_Labels_all.zip"
+    assert len(zipfile.ZipFile(folder / participants).namelist()) == 24      # the split's tiles
+    assert colour_to_class(label(participants, "4_12"))[1].off_palette == 0  # the clean copy
+    blended = label(everything, "4_12")                                       # onto the image
+    assert len(np.unique(blended.reshape(-1, 3), axis=0)) > 100              # in 48x64 pixels
+    assert colour_to_class(blended)[1].off_palette > 0.9 * blended.shape[0] * blended.shape[1]
+    assert np.array_equal(label(everything, "2_10"), label(participants, "2_10"))
+    for archive in (participants, everything):
+        assert (label(archive, "6_7") == (252, 255, 0)).all(axis=2).any()    # odd car colour
+    eroded = label("5_Labels_for_participants_no_Boundary.zip", "2_10", "_noBoundary")
+    assert (eroded == 0).all(axis=2).any()
+    assert "top_potsdam_2_10_label_noBoundary.tif" in zipfile.ZipFile(
+        folder / "5_Labels_all_noBoundary.zip").namelist()
 
 
 def test_tiles_option_keeps_both_splits(tmp_path):
