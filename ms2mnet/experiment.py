@@ -25,7 +25,7 @@ from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
 from ms2mnet.engine.evaluate import evaluate
-from ms2mnet.engine.losses import DeepSupervisionLoss
+from ms2mnet.engine.losses import DeepSupervisionLoss, median_frequency_weights
 from ms2mnet.engine.trainer import TrainSettings, train
 from ms2mnet.io import atomic_path, write_json
 from ms2mnet.models import build_model, for_layout, get_model, import_model_module, resolve_variant
@@ -95,8 +95,14 @@ def build(cfg: DictConfig) -> torch.nn.Module:
                        pretrained=cfg.model.pretrained, **options)
 
 
-def build_criterion(cfg: DictConfig) -> DeepSupervisionLoss:
+def build_criterion(cfg: DictConfig, store: TileStore) -> DeepSupervisionLoss:
+    """The model's loss: preset, term weights and aux weights from its config; `class_weights:
+    median_frequency` is computed from the training labels (as FuseNet and SegNet train)."""
     weights = OmegaConf.to_container(cfg.model.loss_weights, resolve=True) if cfg.model.loss_weights else {}
+    if weights.get("class_weights") == "median_frequency":
+        labels = [store.tile(name).label for name in store.tiles("train")]
+        weights["class_weights"] = median_frequency_weights(labels, cfg.dataset.num_classes)
+        log.info("median frequency class weights: %s", ", ".join(f"{w:.3f}" for w in weights["class_weights"]))
     return DeepSupervisionLoss(cfg.model.loss, list(cfg.model.aux_weights), **weights)
 
 
@@ -120,7 +126,7 @@ def run(cfg: DictConfig) -> dict:
     train_cfg, eval_cfg = cfg.profile.train, cfg.profile.eval
     settings = TrainSettings(**OmegaConf.to_container(train_cfg, resolve=True))
     crops = RandomCrops(store, "train", settings.crop, settings.iterations_per_epoch * settings.batch_size, cfg.seed)
-    criterion = build_criterion(cfg)
+    criterion = build_criterion(cfg, store)
     amp = cfg.amp and device.type == "cuda"
     test_tiles = WholeTiles(store, "test")
 

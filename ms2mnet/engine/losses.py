@@ -1,6 +1,7 @@
 """Segmentation losses with deep supervision, as configurable presets.
 
-`ce`: cross-entropy on the main and both auxiliary outputs. `paper`: the authors' staged recipe
+`ce`: cross-entropy on the main and every auxiliary output (optionally class-weighted, as FuseNet
+trains). `paper`: the authors' staged recipe
 (their released training script, `DeepSupervisionLoss`): the main output gets CE + a*focal(gamma 2)
 + b*boundary-aware CE + c*Lovasz-softmax, with (a, b, c) changing by epoch; the auxiliary outputs
 get 0.5*CE + 0.5*focal while focal is on. Undefined pixels (ignore index) never contribute.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -82,15 +84,22 @@ def paper_stages(focal: float, boundary: float) -> list[Stage]:
 
 
 class DeepSupervisionLoss:
-    """main + w_a * aux_a + w_b * aux_b for a model's (main, aux_a, aux_b) train-mode outputs."""
+    """main + w_1 * aux_1 + w_2 * aux_2 + ... for a model's (main, *aux) train-mode outputs (or main alone).
+
+    `class_weights` (one per class) weight every cross-entropy term; None: unweighted."""
 
     def __init__(self, preset: str, aux_weights: Sequence[float], focal: float = 0.6, boundary: float = 0.4,
-                 ignore_index: int = IGNORE_INDEX) -> None:
+                 class_weights: Sequence[float] | None = None, ignore_index: int = IGNORE_INDEX) -> None:
         if preset not in ("ce", "paper"):
             raise ValueError(f"unknown loss preset {preset!r}; valid presets: ce, paper")
         self.stages = [Stage(1)] if preset == "ce" else paper_stages(focal, boundary)
         self.aux_weights = tuple(aux_weights)
+        self.class_weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         self.ignore_index = ignore_index
+
+    def cross_entropy(self, logits: Tensor, target: Tensor) -> Tensor:
+        weight = None if self.class_weights is None else self.class_weights.to(logits.device)
+        return F.cross_entropy(logits, target, weight=weight, ignore_index=self.ignore_index)
 
     def stage(self, epoch: int) -> Stage:
         return [s for s in self.stages if s.from_epoch <= epoch][-1]
@@ -101,7 +110,7 @@ class DeepSupervisionLoss:
             raise ValueError(f"{len(outputs) - 1} auxiliary outputs but {len(self.aux_weights)} aux weights")
         stage, ignore = self.stage(epoch), self.ignore_index
         main, *aux = outputs
-        loss = F.cross_entropy(main, target, ignore_index=ignore)
+        loss = self.cross_entropy(main, target)
         if stage.focal:
             loss = loss + stage.focal * focal_loss(main, target, ignore_index=ignore)
         if stage.boundary:
@@ -109,7 +118,23 @@ class DeepSupervisionLoss:
         if stage.lovasz:
             loss = loss + stage.lovasz * lovasz_softmax(main, target, ignore)
         for weight, logits in zip(self.aux_weights, aux):
-            ce = F.cross_entropy(logits, target, ignore_index=ignore)
+            ce = self.cross_entropy(logits, target)
             aux_loss = 0.5 * ce + 0.5 * focal_loss(logits, target, ignore_index=ignore) if stage.focal else ce
             loss = loss + weight * aux_loss
         return loss
+
+
+def median_frequency_weights(labels: Sequence[np.ndarray], num_classes: int,
+                             ignore_index: int = IGNORE_INDEX) -> list[float]:
+    """Median frequency balancing (Eigen and Fergus 2015, used by SegNet and FuseNet): weight of class c =
+    median(freq) / freq(c), freq(c) = pixels of c / pixels of the tiles where c is present."""
+    pixels, present = np.zeros(num_classes), np.zeros(num_classes)
+    for label in labels:
+        counts = np.bincount(label[label != ignore_index].ravel(), minlength=num_classes)[:num_classes]
+        pixels += counts
+        present += (counts > 0) * counts.sum()
+    if not (pixels > 0).all():
+        absent = [c for c in range(num_classes) if pixels[c] == 0]
+        raise ValueError(f"median frequency weights: classes {absent} never occur in the training labels")
+    freq = pixels / present
+    return (np.median(freq) / freq).tolist()

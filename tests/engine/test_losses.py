@@ -1,10 +1,11 @@
 """Deep-supervision loss presets."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ms2mnet.engine.losses import DeepSupervisionLoss, boundary_weights, lovasz_softmax
+from ms2mnet.engine.losses import DeepSupervisionLoss, boundary_weights, lovasz_softmax, median_frequency_weights
 
 
 @pytest.fixture
@@ -58,3 +59,23 @@ def test_boundary_weights_rise_only_at_class_edges():
 def test_unknown_preset_lists_valid_ones():
     with pytest.raises(ValueError, match="valid presets: ce, paper"):
         DeepSupervisionLoss("dice", ())
+
+
+def test_median_frequency_weights_by_hand():
+    # class 0: 6 px in 2 tiles of 8 px -> 6/16; class 1: 2 px in 1 tile -> 2/8; class 2: 8 px in 2 tiles -> 8/16
+    a = np.array([[0, 0, 0, 0], [1, 1, 2, 2]], dtype=np.uint8)
+    b = np.array([[0, 0, 2, 2], [2, 2, 2, 2]], dtype=np.uint8)
+    weights = median_frequency_weights([a, b], 3)
+    freq = np.array([6 / 16, 2 / 8, 8 / 16])
+    assert weights == pytest.approx(np.median(freq) / freq)
+    with pytest.raises(ValueError, match=r"classes \[3\] never occur"):
+        median_frequency_weights([a, b], 4)
+
+
+def test_class_weights_change_the_cross_entropy():
+    logits, target = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    plain = DeepSupervisionLoss("ce", ())(logits, target)
+    assert DeepSupervisionLoss("ce", (), class_weights=[1.0, 1.0, 1.0])(logits, target) == pytest.approx(plain.item())
+    weighted = DeepSupervisionLoss("ce", (), class_weights=[1.0, 0.0, 0.0])(logits, target)
+    only_class_0 = F.cross_entropy(logits, target, reduction="none")[target == 0].mean()   # weighted mean
+    assert weighted.item() == pytest.approx(only_class_0.item())
