@@ -115,6 +115,8 @@ def run(cfg: DictConfig) -> dict:
     if cfg.selection not in ("last", "test_best"):
         raise ValueError(f"selection={cfg.selection}: expected last or test_best")
     store = TileStore(Path(cfg.paths.prepared) / cfg.dataset.name)
+    with open_dict(cfg):   # how the DSM was scaled travels with the run, so `predict` scales a new tile alike
+        cfg.dataset.dsm_scaling = store.manifest.get("dsm_scaling")
     model = build(cfg)
     container = OmegaConf.to_container(cfg, resolve=True)
     if world.is_main:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ms2mnet.models import build_model, list_models
+from ms2mnet.models import build_model, get_model, list_models, resolve_variant
 
 from .complexity import measure_complexity
 from .flops import UNIT, count_flops
@@ -65,9 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _model_options(parser: argparse.ArgumentParser, many: bool) -> None:
     parser.add_argument("--model", default="ms2mnet", help="registered model name (default ms2mnet)")
     if many:
-        parser.add_argument("--variant", nargs="+", default=["full"], help="variant(s), or 'all' (default full)")
+        parser.add_argument("--variant", nargs="+", default=[None],
+                            help="variant(s), or 'all' (default: the model's default variant)")
     else:
-        parser.add_argument("--variant", default="full", help="variant (default full)")
+        parser.add_argument("--variant", help="variant (default: the model's default variant)")
     parser.add_argument("--size", type=int, default=256, help="input side (default 256)")
     parser.add_argument("--num-classes", type=int, default=6)
     formats = "FILE.json or FILE.csv" if many else "FILE.json"
@@ -80,11 +81,10 @@ def _timing_options(parser: argparse.ArgumentParser, runs: int, warmup: int) -> 
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
-def _variants(args: argparse.Namespace) -> list[str]:
-    models = list_models()
-    if args.model not in models:
-        raise ValueError(f"unknown model {args.model!r}; valid models: {', '.join(models)}")
-    return models[args.model] if args.variant == ["all"] else args.variant
+def _variants(args: argparse.Namespace) -> list[str | None]:
+    if args.variant == ["all"]:
+        return list_models()[get_model(args.model).name]
+    return [resolve_variant(args.model, v) for v in args.variant]
 
 
 def markdown(rows: list[dict], columns: list[str]) -> str:

@@ -90,7 +90,8 @@ def predict_command(args: argparse.Namespace) -> int:
                         **(cfg["model"].get("options") or {}))
     model.load_state_dict(state["model"])
     model.to(device).eval()
-    image, dsm = read_inputs(get_spec(cfg["dataset"]["name"]), args.image, args.dsm)
+    image, dsm = read_inputs(get_spec(cfg["dataset"]["name"]), args.image, args.dsm,
+                             dsm_scaling=cfg["dataset"].get("dsm_scaling"))
     image_t = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255).to(device)
     dsm_t = torch.from_numpy(dsm.astype(np.float32))[None].to(device)
     ev = cfg["profile"]["eval"]

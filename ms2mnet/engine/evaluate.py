@@ -1,7 +1,7 @@
 """Evaluation over whole test tiles: sliding-window logits -> one confusion matrix -> metrics.
 
 The confusion matrix accumulates all pixels of all tiles (not a mean of per-tile scores), on the
-device, ignoring undefined pixels of the eroded ground truth (PROTOCOL.md).
+device, ignoring undefined pixels of the eroded ground truth (docs/protocol.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """MSSM, the multiscale state-space mixer of the VFE block (built on EfficientViM's HSM-SSD).
 
 x (B, C, H, W) -> y (B, C, H, W), cost linear in the L = H*W tokens: the tokens are summarised into
-S hidden states, mixed there, and expanded back. Steps follow MODEL.md; **choice**: the gate form of
+S hidden states, mixed there, and expanded back. Steps follow docs/model.md; **choice**: the gate form of
 step 2 (sigmoid of a 1x1 conv blending the 3x3 and 5x5 depthwise branches) and the ReLU in the
 channel-attention MLP of step 6.
 """

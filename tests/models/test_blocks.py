@@ -1,4 +1,4 @@
-"""DFE, WASE and ASAF: the properties MODEL.md states for them."""
+"""DFE, WASE and ASAF: the properties docs/model.md states for them."""
 
 import torch
 

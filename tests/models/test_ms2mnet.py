@@ -84,13 +84,13 @@ def test_aux_heads_only_run_in_training(models):
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="valid models: ms2mnet"):
+    with pytest.raises(ValueError, match="unknown model 'ms3mnet'; valid models: ms2mnet"):
         build_model("ms3mnet")
     with pytest.raises(ValueError, match="valid variants: full, no_vfe"):
         build_model("ms2mnet", variant="no_such_variant")
 
 
 def test_options_override_the_variant():
-    model = build_model("ms2mnet", variant="no_vfe", num_classes=3, aux_weights=(0.4, 0.2))
-    assert model.vfe is None and model.aux_weights == (0.4, 0.2)
+    model = build_model("ms2mnet", variant="no_vfe", num_classes=3, use_dfe=False)
+    assert model.vfe is None and model.dfe is None
     assert model.decoder.head.classifier[-1].out_channels == 3

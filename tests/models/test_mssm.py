@@ -1,4 +1,4 @@
-"""MSSM against an independent float64 re-computation of MODEL.md's steps 1-8, and mixer cost growth."""
+"""MSSM against an independent float64 re-computation of docs/model.md's MSSM steps 1-8, and mixer cost growth."""
 
 import pytest
 import torch
@@ -10,7 +10,7 @@ from ms2mnet.models.mssm import MSSM
 
 
 def reference_mssm(weights: dict, x: torch.Tensor, state: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """MODEL.md's MSSM written out step by step in float64, from a state dict."""
+    """The MSSM of docs/model.md written out step by step in float64, from a state dict."""
     w = {k: v.double() for k, v in weights.items()}
     x = x.double()
     batch, c, height, width = x.shape
