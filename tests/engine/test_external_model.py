@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-EXTRA_MODELS = Path(__file__).resolve().parents[1] / "extra_models"
+TESTS = Path(__file__).resolve().parents[1]   # holds extra_models/tinyseg.py
 
 
 def test_tinyseg_trains_evaluates_and_is_measured(prepared, tmp_path):
     # conf/model/tinyseg.yaml holds only the name and the module; Hydra finds it on an extra search path.
     (tmp_path / "conf" / "model").mkdir(parents=True)
-    (tmp_path / "conf" / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: tinyseg\n")
-    env = {**os.environ, "PYTHONPATH": f"{EXTRA_MODELS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    (tmp_path / "conf" / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     overrides = ["model=tinyseg", "dataset=synthetic", "profile=tiny", "seed=0", f"paths.prepared={prepared}",
                  f"paths.runs={tmp_path / 'runs'}", f"hydra.searchpath=[file://{tmp_path / 'conf'}]"]
     train = subprocess.run([sys.executable, str(REPO / "baselines" / "run.py"), *overrides], env=env,
