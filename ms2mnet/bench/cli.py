@@ -13,7 +13,7 @@ import torch
 from ms2mnet.models import build_model, get_model, list_models, resolve_variant
 
 from .complexity import measure_complexity
-from .flops import UNIT, count_flops
+from .flops import UNIT, count_flops, count_flops_with_aux
 from .groups import module_groups
 from .inputs import example_inputs
 from .latency import measure_latency
@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     flops = commands.add_parser("flops", help=f"{UNIT} and parameters of models, by group")
     _model_options(flops, many=True)
+    flops.add_argument("--aux", action="store_true",
+                       help="also count the model in train mode with its auxiliary heads (column gmacs_aux), "
+                            "as the authors counted with thop")
     flops.set_defaults(func=run_flops)
 
     latency = commands.add_parser("latency", help="median/p90 forward latency and throughput")
@@ -106,17 +109,22 @@ def run_flops(args: argparse.Namespace) -> int:
         flops = count_flops(model, example_inputs(args.size))
         params = count_parameters(model)
         by_group = flops.by_group(module_groups(model))
-        rows.append({"model": args.model, "variant": variant, "size": args.size, "gmacs": flops.gmacs,
+        aux = {"gmacs_aux": count_flops_with_aux(model, example_inputs(args.size)).gmacs} if args.aux else {}
+        rows.append({"model": args.model, "variant": variant, "size": args.size, "gmacs": flops.gmacs, **aux,
                      "params_m": params["total"] / 1e6,
                      **{f"gmacs_{g}": m / 1e9 for g, m in by_group.items()},
                      **{f"params_m_{g}": n / 1e6 for g, n in params["by_group"].items()},
                      "unsupported_ops": ", ".join(sorted(flops.unsupported)),
                      "unknown_ops": ", ".join(sorted(flops.unknown)) or "none"})
-    columns = ["variant", "gmacs", "params_m"] + [c for c in rows[0] if c.startswith(("gmacs_", "params_m_"))]
+    leading = ["variant", "gmacs"] + (["gmacs_aux"] if args.aux else []) + ["params_m"]
+    columns = leading + [c for c in rows[0] if c.startswith(("gmacs_", "params_m_")) and c not in leading]
     print(markdown(rows, columns))
     print(f"\n{UNIT}: one multiply-add = one FLOP. Eval mode, input 1x3x{args.size}x{args.size} + 1x1x{args.size}x"
           f"{args.size}. Uncounted ops: {rows[0]['unsupported_ops']}; "
           f"of those, ops of unknown cost (not elementwise, reduction or pooling): {rows[0]['unknown_ops']}.")
+    if args.aux:
+        print("gmacs_aux: one train-mode forward, auxiliary heads included, batch norm counted as in eval mode; "
+              "the groups are from the eval-mode count.")
     if args.out:
         write_rows(args.out, rows)
     return 0
@@ -170,7 +178,8 @@ def run_complexity(args: argparse.Namespace) -> int:
     if args.out:
         write_json(args.out, record)
     memory = record["peak_memory"]
-    print(f"{args.model}/{args.variant} at {args.size}x{args.size}: {record['gmacs']:.2f} {UNIT}, "
+    print(f"{args.model}/{args.variant} at {args.size}x{args.size}: {record['gmacs']:.2f} {UNIT} "
+          f"({record['gmacs_with_aux']:.2f} in train mode with the auxiliary heads), "
           f"{record['params']['total'] / 1e6:.2f} M params, latency median {record['latency']['median_ms']:.1f} ms "
           f"(p90 {record['latency']['p90_ms']:.1f}) on {record['device_name']}, peak memory "
           + (f"{memory['forward_peak_mib']:.0f} MiB (forward)" if memory["measured"] else memory["reason"]))
