@@ -133,8 +133,9 @@ def run(cfg: DictConfig) -> dict:
     test_tiles = WholeTiles(store, "test")
 
     def evaluate_on_test(figure_dir: Path | None = None) -> dict:
-        return evaluate(model, test_tiles, device, eval_cfg.window, eval_cfg.stride, eval_cfg.batch_size,
-                        eval_cfg.tta, amp, figure_dir, eval_cfg.figure_crop)
+        return evaluate(model, test_tiles, device, window=eval_cfg.window, stride=eval_cfg.stride,
+                        batch_size=eval_cfg.batch_size, tta=eval_cfg.tta, amp=amp, figure_dir=figure_dir,
+                        figure_crop=eval_cfg.figure_crop)
 
     best: dict = {}
 
