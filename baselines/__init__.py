@@ -2,3 +2,4 @@
 
 from . import fusenet  # noqa: F401
 from . import vfusenet  # noqa: F401
+from . import cmfnet  # noqa: F401
