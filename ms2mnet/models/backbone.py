@@ -1,4 +1,4 @@
-"""ResNet-50 trunks through timm, and loading of the torchvision ImageNet weights the authors used.
+"""ResNet-50 trunks through timm, and loading of pretrained ImageNet weights (timm name or local file).
 
 A trunk maps (B, in_chans, H, W) to four levels: stem (64 ch, 1/2, after conv-BN-ReLU, before the
 max-pool), layer1 (256, 1/4), layer2 (512, 1/8), layer3 (1024, 1/16); layer4 is not built.
@@ -25,25 +25,31 @@ def resnet50_trunk(in_chans: int) -> nn.Module:
 
 
 def resnet50_state_dict(source: bool | str | Path) -> tuple[dict[str, Tensor], str]:
-    """The ResNet-50 weights to start from, and a name for messages.
+    """The ResNet-50 weights to start from (timm `resnet50.tv_in1k` or a local file), and a name for messages."""
+    return pretrained_state_dict(source, PRETRAINED_TAG, "resnet50-0676ba61.pth (torchvision "
+                                 "ResNet50_Weights.IMAGENET1K_V1)")
 
-    `True` asks timm for `resnet50.tv_in1k` (needs the internet or a warm cache); a path loads a
-    local file: a state dict in torchvision/timm naming, optionally under a 'state_dict' or 'model' key.
+
+def pretrained_state_dict(source: bool | str | Path, tag: str, file_hint: str) -> tuple[dict[str, Tensor], str]:
+    """Pretrained weights to start from, and a name for messages.
+
+    `True` asks timm for `tag` (needs the internet or a warm cache); a path loads a local file: a state
+    dict in torchvision/timm naming, optionally under a 'state_dict' or 'model' key. `file_hint` names
+    the file to download by hand when timm cannot reach the internet.
     """
     if source is True:
         try:
-            model = timm.create_model(PRETRAINED_TAG, pretrained=True)
+            model = timm.create_model(tag, pretrained=True)
         except Exception as err:  # offline clusters fail here with many different exception types
             raise RuntimeError(
-                f"could not load the pretrained weights {PRETRAINED_TAG} ({type(err).__name__}: {err}). "
-                "Download resnet50-0676ba61.pth (torchvision ResNet50_Weights.IMAGENET1K_V1) on a machine "
-                "with internet access and pass pretrained=/path/to/that/file."
+                f"could not load the pretrained weights {tag} ({type(err).__name__}: {err}). "
+                f"Download {file_hint} on a machine with internet access and pass pretrained=/path/to/that/file."
             ) from err
-        return model.state_dict(), PRETRAINED_TAG
+        return model.state_dict(), tag
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"pretrained weights file {path} does not exist: pass the path of a "
-                                "ResNet-50 state dict, or pretrained=true to download resnet50.tv_in1k")
+                                f"{file_hint} state dict, or pretrained=true to download {tag}")
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):

@@ -1,0 +1,66 @@
+"""FuseNet (Hazirbas et al., ACCV 2016): two VGG-16-BN encoders, the DSM stream summed into the image
+stream after every block, and a SegNet decoder on the fused stream's pooling indices.
+
+Official code: tum-vision/fusenet (Caffe) and its PyTorch port MehmetAygun/fusenet-pytorch. Choices:
+- fusion is the sum of the two streams (the paper's and the Caffe model's element-wise SUM; the PyTorch
+  port averages, which only rescales);
+- dropout 0.5 after pools 3-5 and after decoder stages 5-3, as in the Caffe model (the port uses 0.4);
+- the DSM stream's first kernel is the mean of the RGB one over colour channels (as the PyTorch port).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import Tensor, nn
+
+from ms2mnet.models import Reported, register_model
+
+from .vgg import SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
+
+MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
+
+
+class FuseNet(nn.Module):
+    complexity_groups = {"encoder": ("image_encoder", "dsm_encoder"), "decoder": ("decoder",),
+                         "heads": ("decoder.head",)}
+
+    def __init__(self, num_classes: int = 6, *, pretrained: bool | str | Path = False, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.image_encoder = vgg16_encoder(3)
+        self.dsm_encoder = vgg16_encoder(1)
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.dropout = nn.Dropout(dropout)
+        self.decoder = SegNetDecoder(num_classes, dropout=dropout)
+        if pretrained:
+            state, source = vgg16_bn_state_dict(pretrained)
+            for encoder in (self.image_encoder, self.dsm_encoder):
+                load_vgg16_bn(encoder, state, source)
+
+    def forward(self, image: Tensor, dsm: Tensor) -> Tensor:
+        x, d, indices = image, dsm, []
+        for level, (image_block, dsm_block) in enumerate(zip(self.image_encoder, self.dsm_encoder)):
+            d = dsm_block(d)
+            x = image_block(x) + d              # the DSM stream never receives image features
+            x, mask = self.pool(x)
+            indices.append(mask)
+            if level < 4:                       # the DSM stream ends at block 5
+                d = self.pool(d)[0]
+            if level >= 2:                      # dropout after pools 3, 4 and 5
+                x, d = self.dropout(x), self.dropout(d)
+        return self.decoder(x, indices[::-1])   # B K H W
+
+
+@register_model(
+    "fusenet",
+    label="FuseNet",
+    backbone="2x VGG-16-BN",
+    modalities=("image", "dsm"),
+    reported={"vaihingen": Reported(90.51, 87.71, 78.71, MFNET), "potsdam": Reported(90.58, 91.60, 84.86, MFNET)},
+    loss="ce",
+    loss_weights={"class_weights": "median_frequency"},
+    aux_weights=(),
+    description="two VGG-16-BN encoders, DSM summed into the image stream per block, SegNet decoder",
+)
+def fusenet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> FuseNet:
+    return FuseNet(num_classes, pretrained=pretrained, **options)
