@@ -41,14 +41,16 @@ def mamba_kernel() -> Callable | None:
     return selective_scan_fn
 
 
-def scan_backend(u: Tensor, A: Tensor, kernel_available: bool | None = None) -> str:
-    """'mamba_ssm' where the CUDA kernel would run these inputs, else 'pytorch'. `kernel_available`
-    overrides the import check (for tests on machines without a GPU)."""
-    if not u.is_cuda or u.dtype not in KERNEL_DTYPES or A.shape[-1] > KERNEL_MAX_STATE:
-        return "pytorch"
-    if kernel_available is None:
-        kernel_available = mamba_kernel() is not None
-    return "mamba_ssm" if kernel_available else "pytorch"
+def kernel_runs(device_type: str, dtype: torch.dtype, state: int, kernel_available: bool) -> bool:
+    """Whether mamba-ssm's kernel takes a call: CUDA tensors of a dtype it accepts, N <= 256, kernel importable."""
+    return device_type == "cuda" and dtype in KERNEL_DTYPES and state <= KERNEL_MAX_STATE and kernel_available
+
+
+def scan_backend(u: Tensor, A: Tensor) -> str:
+    """'mamba_ssm' where the CUDA kernel would run these inputs, else 'pytorch'."""
+    # The import is tried only for CUDA inputs, so CPU runs never touch mamba-ssm.
+    available = u.device.type == "cuda" and mamba_kernel() is not None
+    return "mamba_ssm" if kernel_runs(u.device.type, u.dtype, A.shape[-1], available) else "pytorch"
 
 
 @torch.library.custom_op("ms2mnet::selective_scan", mutates_args=())
@@ -123,6 +125,13 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
         _check(u, delta, A, B, C, D, z, delta_bias)
     if scan_backend(u, A) == "mamba_ssm":
         return mamba_kernel()(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    return selective_scan_pytorch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+
+
+def selective_scan_pytorch(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
+                           z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False,
+                           return_last_state: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """`selective_scan` always on the PyTorch path, whatever the device (to compare it with the kernel)."""
     if B.dim() != C.dim():   # the PyTorch path wants B and C with the same groups: share the ungrouped one
         groups = max(B, C, key=lambda t: t.dim()).shape[1]
         B, C = (t if t.dim() == 4 else t[:, None].expand(-1, groups, -1, -1) for t in (B, C))

@@ -13,6 +13,7 @@ CHANGED_MODULES = {
     "no_asaf": ["decoder.fuse1.", "decoder.fuse2.", "decoder.fuse3."],
     "no_dfe": ["dfe."],
     "attention": [f"vfe.{i}.mixer." for i in range(4)],
+    "selective_scan": [f"vfe.{i}.mixer." for i in range(4)],
     "no_mixer": [f"vfe.{i}.mixer." for i in range(4)] + [f"vfe.{i}.norm." for i in range(4)],
     "rgb_only": ["dfe.", "dsm_trunk.", "fusion."],
 }
