@@ -35,7 +35,7 @@ from ms2mnet.bench.inputs import example_inputs
 from ms2mnet.bench.latency import device_name, measure_latency
 from ms2mnet.bench.train import VAIHINGEN_TEST_TILE, SyntheticTiles, bench_train
 from ms2mnet.engine.inference import sliding_window_logits
-from ms2mnet.models import build_model, list_models
+from ms2mnet.models import build_model, import_model_module, list_models
 
 NUM_CLASSES = 6
 
@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "gpu_checks"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models", nargs="+", help="registered models (default: ms2mnet, then every other one)")
+    parser.add_argument("--import", dest="modules", nargs="+", default=[], metavar="MODULE",
+                        help="modules that register models defined outside the suite (on PYTHONPATH)")
     parser.add_argument("--size", type=int, default=256, help="training crop and latency input side")
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
@@ -176,6 +178,8 @@ def write(out: Path, env: dict, args: argparse.Namespace, rows: list[dict], comp
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    for module in args.modules:
+        import_model_module(module)
     device = torch.device(args.device)
     env = environment(device)
     rows: list[dict] = []

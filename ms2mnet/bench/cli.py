@@ -76,8 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--no-eval", dest="evaluation", action="store_false", help="time training only")
     train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                        help="bf16 autocast (fp16 where bf16 is missing); CUDA only (default on)")
-    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                       help="channels_last memory format (default on)")
+    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                       help="channels_last memory format (default: on CUDA, off on the CPU, where it is slower)")
     train.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                        help="cpu or cuda (default: cuda when there is one)")
     train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

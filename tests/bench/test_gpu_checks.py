@@ -10,25 +10,27 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["--device", "cpu", "--models", "ms2mnet", "--size", "32", "--batch", "2", "--steps", "1", "--warmup", "0",
+TESTS = REPO / "tests"   # holds extra_models/tinyseg.py, a two-layer model (MS2MNet is tested by test_bench_train)
+TINY = ["--device", "cpu", "--import", "extra_models.tinyseg", "--models", "tinyseg", "--compare-model", "tinyseg",
+        "--size", "32", "--batch", "2", "--steps", "1", "--warmup", "0",
         "--latency-runs", "1", "--tiles", "1", "--tile-size", "64", "48", "--window", "32", "--stride", "16",
         "--eval-batch", "4"]
 
 
 def test_gpu_checks_script_writes_its_table(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]),
            "OUT": str(tmp_path / "out")}
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_checks.py"), *TINY], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     table = (tmp_path / "out" / "gpu_checks.md").read_text()   # $OUT is the default folder
-    assert table.startswith("# GPU checks on ") and "| ms2mnet | full | float32 |" in table
+    assert table.startswith("# GPU checks on ") and "| tinyseg | – | float32 |" in table
     record = json.loads((tmp_path / "out" / "gpu_checks.json").read_text())
     [row] = record["models"]
     assert "error" not in row and row["train_img_s"] > 0 and row["eval_windows"] > 0 and row["latency_ms"] > 0
     comparison = record["evaluator_comparison"]
-    # Same model, windows and batches in float32: the two loops must predict the same classes.
-    assert comparison["agreement"] == 1.0 and comparison["evaluator_s"] > 0 and comparison["host_copy_s"] > 0
+    # Same model, windows and batches in float32: the same classes (float64 vs float32 sums may split a tie).
+    assert comparison["agreement"] > 0.999 and comparison["evaluator_s"] > 0 and comparison["host_copy_s"] > 0
 
 
 def test_host_copy_loop_matches_the_evaluator():
