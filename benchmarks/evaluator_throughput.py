@@ -5,8 +5,8 @@
 Three measurements on one tile, same model, same windows, same batch size:
 - bare: model forwards on pre-cut batches of windows already on the device (the ceiling);
 - ours: sliding_window_logits (windows cut and logits summed on the device);
-- naive: the authors' loop: each window copied to a numpy array, moved to the device, logits copied
-  back to the host and accumulated in a numpy buffer.
+- naive: the authors' loop (host_copy_eval.py): each window copied to a numpy array, moved to the
+  device, logits copied back to the host and accumulated in a numpy buffer.
 Prints windows/s for each, the evaluator's overhead over the bare forward, and checks that ours and
 the naive loop predict the same labels.
 """
@@ -18,25 +18,12 @@ import platform
 import statistics
 import time
 
-import numpy as np
 import torch
+from host_copy_eval import host_copy_predict
 
 from ms2mnet.data.sampling import sliding_windows
 from ms2mnet.engine.inference import sliding_window_logits
 from ms2mnet.models import build_model
-
-
-def naive_logits(model, image: np.ndarray, dsm: np.ndarray, corners, window: int, batch: int, device) -> np.ndarray:
-    total = np.zeros((6, *image.shape[1:]), dtype=np.float32)
-    with torch.no_grad():
-        for start in range(0, len(corners), batch):
-            chunk = corners[start:start + batch]
-            images = np.asarray([np.copy(image[:, y:y + window, x:x + window]) for y, x in chunk])
-            dsms = np.asarray([np.copy(dsm[:, y:y + window, x:x + window]) for y, x in chunk])
-            out = model(torch.from_numpy(images).to(device), torch.from_numpy(dsms).to(device)).cpu().numpy()
-            for (y, x), o in zip(chunk, out):
-                total[:, y:y + window, x:x + window] += o
-    return total
 
 
 def timed(fn, repeats: int) -> float:
@@ -80,14 +67,14 @@ def main() -> None:
         return sliding_window_logits(model, image, dsm, 6, window=args.window, stride=args.stride,
                                      batch_size=args.batch)
 
-    image_np, dsm_np = image.cpu().numpy(), dsm.cpu().numpy()
+    image_np, dsm_np = image.permute(1, 2, 0).cpu().numpy(), dsm[0].cpu().numpy()
 
     def naive():
-        return naive_logits(model, image_np, dsm_np, corners, args.window, args.batch, device)
+        return host_copy_predict(model, image_np, dsm_np, 6, args.window, args.stride, args.batch, device)
 
     bare()  # warm-up
     seconds = {name: timed(fn, args.repeats) for name, fn in (("bare", bare), ("ours", ours), ("naive", naive))}
-    same = bool((ours().argmax(0).cpu().numpy() == naive().argmax(0)).all())
+    same = bool((ours().argmax(0).cpu().numpy() == naive()).all())
     n = len(corners)
     print(f"{n} windows of {args.window} px (stride {args.stride}) on a {args.tile}x{args.tile} tile, batch {args.batch}, "
           f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()}), "

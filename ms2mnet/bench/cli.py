@@ -1,4 +1,4 @@
-"""`ms2mnet bench flops|latency|scaling|complexity`: the complexity measurements from the command line.
+"""`ms2mnet bench flops|latency|scaling|train|complexity`: the complexity measurements from the command line.
 
 Tables print as Markdown; `--out FILE.json|.csv` also writes the rows (complexity: the JSON record).
 """
@@ -20,10 +20,11 @@ from .latency import measure_latency
 from .output import write_json, write_rows
 from .params import count_parameters
 from .scaling import mixer_sweep, model_sweep
+from .train import VAIHINGEN_TEST_TILE, bench_train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help=f"complexity: {UNIT}, parameters, latency, scaling sweeps")
+    parser = subparsers.add_parser("bench", help=f"complexity: {UNIT}, parameters, latency, scaling sweeps, training cost")
     commands = parser.add_subparsers(dest="bench_command", required=True)
 
     flops = commands.add_parser("flops", help=f"{UNIT} and parameters of models, by group")
@@ -55,6 +56,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scaling.add_argument("--out", type=Path, help="also write the rows to FILE.json or FILE.csv")
     scaling.set_defaults(func=run_scaling)
 
+    train = commands.add_parser(
+        "train", help="training throughput (images/s) and sliding-window evaluation time of one model",
+        description="Times full optimiser steps with the model's registered loss (AMP bf16 and channels_last "
+                    "on CUDA) on random 256x256 batches of 10, then the evaluator over a Vaihingen-sized test "
+                    "set (4 tiles of 2494x2064, window 256, stride 32) of random tiles.")
+    train.add_argument("--model", default="ms2mnet", help="registered model name (default ms2mnet)")
+    train.add_argument("--variant", help="variant (default: the model's default variant)")
+    train.add_argument("--size", type=int, default=256, help="training crop side (default 256)")
+    train.add_argument("--batch", type=int, default=10, help="training batch (default 10)")
+    train.add_argument("--steps", type=int, default=10, help="timed training steps (default 10)")
+    train.add_argument("--warmup", type=int, default=3, help="untimed training steps first (default 3)")
+    train.add_argument("--layout", default="vaihingen", choices=("vaihingen", "potsdam"),
+                       help="whose loss and aux weights (default vaihingen)")
+    train.add_argument("--loss-epoch", type=int, default=1, help="epoch whose loss stage is timed (default 1)")
+    train.add_argument("--tiles", type=int, default=4, help="evaluation tiles (default 4, Vaihingen's test set)")
+    train.add_argument("--tile-size", type=_height_width, default=VAIHINGEN_TEST_TILE, metavar="HxW",
+                       help="evaluation tile size (default 2494x2064)")
+    train.add_argument("--window", type=int, default=256, help="sliding window (default 256)")
+    train.add_argument("--stride", type=int, default=32, help="sliding-window stride (default 32, Vaihingen)")
+    train.add_argument("--eval-batch", type=int, default=16, help="windows per forward (default 16)")
+    train.add_argument("--no-eval", dest="evaluation", action="store_false", help="time training only")
+    train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                       help="bf16 autocast (fp16 where bf16 is missing); CUDA only (default on)")
+    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                       help="channels_last memory format (default: on CUDA, off on the CPU, where it is slower)")
+    train.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                       help="cpu or cuda (default: cuda when there is one)")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--out", type=Path, help="also write the record to FILE.json")
+    train.set_defaults(func=run_train)
+
     complexity = commands.add_parser("complexity", help="everything for one model: the complexity.json record")
     _model_options(complexity, many=False)
     _timing_options(complexity, runs=20, warmup=5)
@@ -63,6 +95,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     complexity.add_argument("--amp", action="store_true", help="float16 autocast for timing (CUDA only)")
     complexity.add_argument("--no-memory", dest="memory", action="store_false", help="skip peak memory")
     complexity.set_defaults(func=run_complexity)
+
+
+def _height_width(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HEIGHTxWIDTH, e.g. 2494x2064") from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: height and width must be positive")
+    return height, width
 
 
 def _model_options(parser: argparse.ArgumentParser, many: bool) -> None:
@@ -183,4 +225,29 @@ def run_complexity(args: argparse.Namespace) -> int:
           f"{record['params']['total'] / 1e6:.2f} M params, latency median {record['latency']['median_ms']:.1f} ms "
           f"(p90 {record['latency']['p90_ms']:.1f}) on {record['device_name']}, peak memory "
           + (f"{memory['forward_peak_mib']:.0f} MiB (forward)" if memory["measured"] else memory["reason"]))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    record = bench_train(args.model, args.variant, device=args.device, layout=args.layout, size=args.size,
+                         batch=args.batch, warmup=args.warmup, steps=args.steps, amp=args.amp,
+                         channels_last=args.channels_last, loss_epoch=args.loss_epoch, evaluation=args.evaluation,
+                         tiles=args.tiles, tile_size=args.tile_size, window=args.window, stride=args.stride,
+                         eval_batch=args.eval_batch)
+    print(markdown([record], ["model", "variant", "train_img_s", "train_step_ms", "train_peak_mib", "eval_s",
+                              "eval_windows_s"]))
+    print(f"\nTraining: {record['train_steps']} timed steps after {record['train_warmup']} warm-up, batch "
+          f"{record['train_batch']}, {record['train_size']}x{record['train_size']}, loss '{record['loss']}' "
+          f"({record['layout']} weights, epoch {record['loss_epoch']} stage), {record['precision']}, channels_last "
+          f"{'on' if record['channels_last'] else 'off'}; {record['device_name']} ({record['device']}, "
+          f"{record['threads']} threads), torch {record['torch']}." + (f" {record['note']}." if record['note'] else ""))
+    if "eval_s" in record:
+        height, width = record["eval_tile_size"]
+        print(f"Evaluation: {record['eval_tiles']} random tiles of {height}x{width}, window {record['eval_window']}, "
+              f"stride {record['eval_stride']}, {record['eval_windows']} windows in batches of {record['eval_batch']}, "
+              "no TTA, ms2mnet.engine.evaluate.")
+    if args.out:
+        write_json(args.out, record)
     return 0

@@ -44,6 +44,8 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
         lines.append("- Missing: none, every expected run and seed has metrics")
     lines.append("")
     lines += _section("1", tables["main"])
+    if "verdict" in tables:   # real datasets only
+        lines += _section("1b", tables["verdict"])
     lines += _section("2", tables["ablation"])
     lines += _section("3a", tables["per_class_iou"])
     lines += _section("3b", tables["per_class_f1"])

@@ -24,6 +24,7 @@ from .provenance import missing_seeds, provenance
 from .readme import readme
 from .reference import SYNTHETIC_CAVEAT, is_synthetic, titled
 from .table import write_table
+from .verdict import verdict_table
 
 log = logging.getLogger(__name__)
 MOSAIC_RUNS = 4      # prediction columns in the mosaic
@@ -105,6 +106,8 @@ def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Pat
     tables = {"main": main_table(results, dataset, seeds), "ablation": ablation_table(results, dataset),
               "per_class_iou": class_table(results, dataset, "iou"),
               "per_class_f1": class_table(results, dataset, "f1")}
+    if not is_synthetic(dataset):   # published numbers exist only for the real data
+        tables["verdict"] = verdict_table(results, dataset)
     for table in tables.values():
         write_table(table, out_dir)
     notes: list[str] = []
