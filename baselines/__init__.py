@@ -1,5 +1,8 @@
 """Baseline networks; importing the package registers each one (ms2mnet.models.registry)."""
 
-from . import fusenet  # noqa: F401
-from . import vfusenet  # noqa: F401
 from . import cmfnet  # noqa: F401
+from . import cmgfnet  # noqa: F401
+from . import esanet  # noqa: F401
+from . import fusenet  # noqa: F401
+from . import unetformer  # noqa: F401
+from . import vfusenet  # noqa: F401

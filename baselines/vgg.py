@@ -21,7 +21,7 @@ from ms2mnet.models.backbone import pretrained_state_dict
 log = logging.getLogger(__name__)
 
 PRETRAINED_TAG = "vgg16_bn.tv_in1k"   # torchvision's ImageNet-1k VGG-16-BN weights, through timm
-PRETRAINED_FILE = "vgg16_bn-6c64b313.pth (torchvision VGG16_BN_Weights.IMAGENET1K_V1)"
+PRETRAINED_FILE = "Download vgg16_bn-6c64b313.pth (torchvision VGG16_BN_Weights.IMAGENET1K_V1)"
 # (channels, convolutions) per block
 VGG16 = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 CHANNELS = tuple(c for c, _ in VGG16)

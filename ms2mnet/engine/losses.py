@@ -1,7 +1,8 @@
 """Segmentation losses with deep supervision, as configurable presets.
 
 `ce`: cross-entropy on the main and every auxiliary output (optionally class-weighted, as FuseNet
-trains). `paper`: the authors' staged recipe
+trains; optionally label-smoothed, with a soft Dice term on the main output and a weight on the main
+term, as UNetFormer and CMGFNet train). `paper`: the authors' staged recipe
 (their released training script, `DeepSupervisionLoss`): the main output gets CE + a*focal(gamma 2)
 + b*boundary-aware CE + c*Lovasz-softmax, with (a, b, c) changing by epoch; the auxiliary outputs
 get 0.5*CE + 0.5*focal while focal is on. Undefined pixels (ignore index) never contribute.
@@ -69,6 +70,22 @@ def lovasz_softmax(logits: Tensor, target: Tensor, ignore_index: int = IGNORE_IN
     return torch.stack(losses).mean() if losses else logits.sum() * 0
 
 
+def dice_loss(logits: Tensor, target: Tensor, smooth: float = 0.05, eps: float = 1e-7,
+              ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Multiclass soft Dice from logits, as UNetFormer trains (its DiceLoss, smooth 0.05): per class over
+    the batch, 1 - (2|P∩T| + smooth) / (|P| + |T| + smooth); classes absent from the target add 0 but
+    still count in the mean over classes. Ignored pixels leave both P and T."""
+    num_classes = logits.shape[1]
+    valid = (target != ignore_index).unsqueeze(1)                                      # B 1 H W
+    probs = logits.softmax(1) * valid                                                  # B K H W
+    truth = F.one_hot(target.where(valid[:, 0], 0), num_classes).permute(0, 3, 1, 2) * valid
+    dims = (0, 2, 3)
+    intersection = (probs * truth).sum(dims)
+    cardinality = (probs + truth).sum(dims)
+    score = (2 * intersection + smooth) / (cardinality + smooth).clamp_min(eps)
+    return ((1 - score) * (truth.sum(dims) > 0)).mean()
+
+
 @dataclass(frozen=True)
 class Stage:
     """Weights of the extra terms from `from_epoch` (1-based) on."""
@@ -86,20 +103,25 @@ def paper_stages(focal: float, boundary: float) -> list[Stage]:
 class DeepSupervisionLoss:
     """main + w_1 * aux_1 + w_2 * aux_2 + ... for a model's (main, *aux) train-mode outputs (or main alone).
 
-    `class_weights` (one per class) weight every cross-entropy term; None: unweighted."""
+    `class_weights` (one per class) weight every cross-entropy term; None: unweighted. `label_smoothing`
+    smooths every cross-entropy term, `dice` adds that weight of soft Dice to the main output (UNetFormer),
+    and `main_weight` scales the main output's term (CMGFNet averages its three heads: 1/3 each)."""
 
     def __init__(self, preset: str, aux_weights: Sequence[float], focal: float = 0.6, boundary: float = 0.4,
-                 class_weights: Sequence[float] | None = None, ignore_index: int = IGNORE_INDEX) -> None:
+                 class_weights: Sequence[float] | None = None, ignore_index: int = IGNORE_INDEX,
+                 label_smoothing: float = 0.0, dice: float = 0.0, main_weight: float = 1.0) -> None:
         if preset not in ("ce", "paper"):
             raise ValueError(f"unknown loss preset {preset!r}; valid presets: ce, paper")
         self.stages = [Stage(1)] if preset == "ce" else paper_stages(focal, boundary)
         self.aux_weights = tuple(aux_weights)
         self.class_weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         self.ignore_index = ignore_index
+        self.label_smoothing, self.dice, self.main_weight = label_smoothing, dice, main_weight
 
     def cross_entropy(self, logits: Tensor, target: Tensor) -> Tensor:
         weight = None if self.class_weights is None else self.class_weights.to(logits.device)
-        return F.cross_entropy(logits, target, weight=weight, ignore_index=self.ignore_index)
+        return F.cross_entropy(logits, target, weight=weight, ignore_index=self.ignore_index,
+                               label_smoothing=self.label_smoothing)
 
     def stage(self, epoch: int) -> Stage:
         return [s for s in self.stages if s.from_epoch <= epoch][-1]
@@ -117,6 +139,9 @@ class DeepSupervisionLoss:
             loss = loss + stage.boundary * boundary_aware_ce(main, target, ignore)
         if stage.lovasz:
             loss = loss + stage.lovasz * lovasz_softmax(main, target, ignore)
+        if self.dice:
+            loss = loss + self.dice * dice_loss(main, target, ignore_index=ignore)
+        loss = self.main_weight * loss
         for weight, logits in zip(self.aux_weights, aux):
             ce = self.cross_entropy(logits, target)
             aux_loss = 0.5 * ce + 0.5 * focal_loss(logits, target, ignore_index=ignore) if stage.focal else ce

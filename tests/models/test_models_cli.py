@@ -17,3 +17,10 @@ def test_readme_table_is_replaced_between_markers(tmp_path):
     readme.write_text(f"intro\n{README_START}\nold\n{README_END}\nafter\n")
     replace_between_markers(readme, "| new |")
     assert readme.read_text() == f"intro\n{README_START}\n| new |\n{README_END}\nafter\n"
+
+
+def test_models_without_variants_are_listed(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("esanet", "cmgfnet", "unetformer"):
+        assert f"| {name} | - |" in out
