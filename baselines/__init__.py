@@ -1,0 +1,3 @@
+"""Baseline networks; importing the package registers every one of them (ms2mnet.models.registry)."""
+
+from . import ftransunet  # noqa: F401
