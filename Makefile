@@ -1,4 +1,7 @@
 # Two entry points: `make repro` (set up, run the main job) and `make test` (set up, run the tests).
+# pipefail: a failing pip fails make, even piped through the filter below.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,11 +14,12 @@ setup: $(STAMP)
 # pip takes torch/torchvision from the wheels on this machine's disk (pinned in pyproject.toml).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	$(BIN)/python -c "import ms2mnet, torch, timm, fvcore"
 	touch $(STAMP)
 
-# The main job: the DVC pipeline (params.yaml: synthetic data, smoke profile, every variant, 2 seeds).
+# The main job: the DVC pipeline (params.yaml: synthetic data, smoke profile, every model and variant, 2 seeds).
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 

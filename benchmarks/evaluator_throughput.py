@@ -77,7 +77,8 @@ def main() -> None:
                 model(images, dsms)
 
     def ours():
-        return sliding_window_logits(model, image, dsm, 6, args.window, args.stride, args.batch)
+        return sliding_window_logits(model, image, dsm, 6, window=args.window, stride=args.stride,
+                                     batch_size=args.batch)
 
     image_np, dsm_np = image.cpu().numpy(), dsm.cpu().numpy()
 

@@ -115,6 +115,8 @@ def run(cfg: DictConfig) -> dict:
     if cfg.selection not in ("last", "test_best"):
         raise ValueError(f"selection={cfg.selection}: expected last or test_best")
     store = TileStore(Path(cfg.paths.prepared) / cfg.dataset.name)
+    with open_dict(cfg):   # how the DSM was scaled travels with the run, so `predict` scales a new tile alike
+        cfg.dataset.dsm_scaling = store.manifest.get("dsm_scaling")
     model = build(cfg)
     container = OmegaConf.to_container(cfg, resolve=True)
     if world.is_main:
@@ -131,8 +133,9 @@ def run(cfg: DictConfig) -> dict:
     test_tiles = WholeTiles(store, "test")
 
     def evaluate_on_test(figure_dir: Path | None = None) -> dict:
-        return evaluate(model, test_tiles, device, eval_cfg.window, eval_cfg.stride, eval_cfg.batch_size,
-                        eval_cfg.tta, amp, figure_dir, eval_cfg.figure_crop)
+        return evaluate(model, test_tiles, device, window=eval_cfg.window, stride=eval_cfg.stride,
+                        batch_size=eval_cfg.batch_size, tta=eval_cfg.tta, amp=amp, figure_dir=figure_dir,
+                        figure_crop=eval_cfg.figure_crop)
 
     best: dict = {}
 
@@ -173,5 +176,6 @@ def measure(cfg: DictConfig) -> dict:
     return measure_complexity(cfg.model.name, cfg.variant, cfg.dataset.num_classes, settings.size,
                               device=str(device), latency_runs=settings.latency_runs,
                               latency_warmup=settings.warmup, amp=cfg.amp and device.type == "cuda",
+                              memory=settings.get("memory", True),
                               options=OmegaConf.to_container(cfg.model.options, resolve=True),
                               out_path=run_dir_of(cfg).parent / "complexity.json")

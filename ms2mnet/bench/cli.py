@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from ms2mnet.models import build_model, list_models
+from ms2mnet.models import build_model, get_model, list_models, resolve_variant
 
 from .complexity import measure_complexity
-from .flops import UNIT, count_flops
+from .flops import UNIT, count_flops, count_flops_with_aux
 from .groups import module_groups
 from .inputs import example_inputs
 from .latency import measure_latency
@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     flops = commands.add_parser("flops", help=f"{UNIT} and parameters of models, by group")
     _model_options(flops, many=True)
+    flops.add_argument("--aux", action="store_true",
+                       help="also count the model in train mode with its auxiliary heads (column gmacs_aux), "
+                            "as the authors counted with thop")
     flops.set_defaults(func=run_flops)
 
     latency = commands.add_parser("latency", help="median/p90 forward latency and throughput")
@@ -65,9 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _model_options(parser: argparse.ArgumentParser, many: bool) -> None:
     parser.add_argument("--model", default="ms2mnet", help="registered model name (default ms2mnet)")
     if many:
-        parser.add_argument("--variant", nargs="+", default=["full"], help="variant(s), or 'all' (default full)")
+        parser.add_argument("--variant", nargs="+", default=[None],
+                            help="variant(s), or 'all' (default: the model's default variant)")
     else:
-        parser.add_argument("--variant", default="full", help="variant (default full)")
+        parser.add_argument("--variant", help="variant (default: the model's default variant)")
     parser.add_argument("--size", type=int, default=256, help="input side (default 256)")
     parser.add_argument("--num-classes", type=int, default=6)
     formats = "FILE.json or FILE.csv" if many else "FILE.json"
@@ -80,11 +84,10 @@ def _timing_options(parser: argparse.ArgumentParser, runs: int, warmup: int) -> 
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
-def _variants(args: argparse.Namespace) -> list[str]:
-    models = list_models()
-    if args.model not in models:
-        raise ValueError(f"unknown model {args.model!r}; valid models: {', '.join(models)}")
-    return models[args.model] if args.variant == ["all"] else args.variant
+def _variants(args: argparse.Namespace) -> list[str | None]:
+    if args.variant == ["all"]:
+        return list_models()[get_model(args.model).name]
+    return [resolve_variant(args.model, v) for v in args.variant]
 
 
 def markdown(rows: list[dict], columns: list[str]) -> str:
@@ -106,17 +109,22 @@ def run_flops(args: argparse.Namespace) -> int:
         flops = count_flops(model, example_inputs(args.size))
         params = count_parameters(model)
         by_group = flops.by_group(module_groups(model))
-        rows.append({"model": args.model, "variant": variant, "size": args.size, "gmacs": flops.gmacs,
+        aux = {"gmacs_aux": count_flops_with_aux(model, example_inputs(args.size)).gmacs} if args.aux else {}
+        rows.append({"model": args.model, "variant": variant, "size": args.size, "gmacs": flops.gmacs, **aux,
                      "params_m": params["total"] / 1e6,
                      **{f"gmacs_{g}": m / 1e9 for g, m in by_group.items()},
                      **{f"params_m_{g}": n / 1e6 for g, n in params["by_group"].items()},
                      "unsupported_ops": ", ".join(sorted(flops.unsupported)),
                      "unknown_ops": ", ".join(sorted(flops.unknown)) or "none"})
-    columns = ["variant", "gmacs", "params_m"] + [c for c in rows[0] if c.startswith(("gmacs_", "params_m_"))]
+    leading = ["variant", "gmacs"] + (["gmacs_aux"] if args.aux else []) + ["params_m"]
+    columns = leading + [c for c in rows[0] if c.startswith(("gmacs_", "params_m_")) and c not in leading]
     print(markdown(rows, columns))
     print(f"\n{UNIT}: one multiply-add = one FLOP. Eval mode, input 1x3x{args.size}x{args.size} + 1x1x{args.size}x"
           f"{args.size}. Uncounted ops: {rows[0]['unsupported_ops']}; "
           f"of those, ops of unknown cost (not elementwise, reduction or pooling): {rows[0]['unknown_ops']}.")
+    if args.aux:
+        print("gmacs_aux: one train-mode forward, auxiliary heads included, batch norm counted as in eval mode; "
+              "the groups are from the eval-mode count.")
     if args.out:
         write_rows(args.out, rows)
     return 0
@@ -170,7 +178,8 @@ def run_complexity(args: argparse.Namespace) -> int:
     if args.out:
         write_json(args.out, record)
     memory = record["peak_memory"]
-    print(f"{args.model}/{args.variant} at {args.size}x{args.size}: {record['gmacs']:.2f} {UNIT}, "
+    print(f"{args.model}/{args.variant} at {args.size}x{args.size}: {record['gmacs']:.2f} {UNIT} "
+          f"({record['gmacs_with_aux']:.2f} in train mode with the auxiliary heads), "
           f"{record['params']['total'] / 1e6:.2f} M params, latency median {record['latency']['median_ms']:.1f} ms "
           f"(p90 {record['latency']['p90_ms']:.1f}) on {record['device_name']}, peak memory "
           + (f"{memory['forward_peak_mib']:.0f} MiB (forward)" if memory["measured"] else memory["reason"]))

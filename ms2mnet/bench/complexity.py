@@ -15,7 +15,7 @@ import torch
 
 from ms2mnet.models import build_model, resolve_variant
 
-from .flops import UNIT, count_flops
+from .flops import UNIT, count_flops, count_flops_with_aux
 from .groups import module_groups
 from .inputs import example_inputs
 from .latency import device_name, measure_latency
@@ -30,7 +30,8 @@ def measure_complexity(model_name: str, variant: str | None = None, num_classes:
                        device: str = "cpu", latency_runs: int = 20, latency_warmup: int = 5,
                        throughput_batch: int = 1, amp: bool = False, memory: bool = True,
                        options: dict | None = None, out_path: Path | None = None) -> dict:
-    """Measure a freshly built `model_name`/`variant` (pretrained=False) at 1x3xSxS + 1x1xSxS in eval mode.
+    """Measure a freshly built `model_name`/`variant` (pretrained=False) at 1x3xSxS + 1x1xSxS in eval mode;
+    `gmacs_with_aux` also counts the heads that run only in training (`count_flops_with_aux`).
 
     GMACs are counted on the CPU; latency (batch 1, `latency_runs` after `latency_warmup`) and throughput
     (batch `throughput_batch`) on `device`, AMP on CUDA if asked; `memory=False` skips the peak-memory
@@ -42,6 +43,7 @@ def measure_complexity(model_name: str, variant: str | None = None, num_classes:
     torch.manual_seed(0)
     model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False, **options).eval()
     flops = count_flops(model, example_inputs(size))
+    flops_with_aux = count_flops_with_aux(model, example_inputs(size))
     groups = module_groups(model)
     model.to(device)
     latency = measure_latency(model, example_inputs(size, 1, device), latency_warmup, latency_runs, amp)
@@ -58,6 +60,7 @@ def measure_complexity(model_name: str, variant: str | None = None, num_classes:
         "unit": UNIT,
         "gmacs": flops.gmacs,
         "gmacs_by_group": {group: macs / 1e9 for group, macs in flops.by_group(groups).items()},
+        "gmacs_with_aux": flops_with_aux.gmacs,  # train-mode graph, BN counted as in eval
         "unsupported_ops": flops.unsupported,
         "unknown_ops": flops.unknown,
         "params": count_parameters(model),

@@ -5,6 +5,7 @@ and sorts what stays uncounted into ops without multiply-adds and ops it does no
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -46,6 +47,13 @@ def sdpa_macs(inputs: list[Any], outputs: list[Any]) -> int:
     *batch, lq, dqk = q
     lk, dv = k[-2], v[-1]
     return prod(batch) * lq * lk * (dqk + dv)
+
+
+def batch_norm_inference_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    """batch_norm as fvcore counts it in eval mode whatever the mode: 2 per element with an affine
+    (scale and shift), 1 without. In train mode fvcore would count 5 per element for the statistics."""
+    affine = get_shape(inputs[1]) is not None
+    return prod(get_shape(inputs[0])) * (2 if affine else 1)
 
 
 def selective_scan_macs(inputs: list[Any], outputs: list[Any]) -> int:
@@ -132,3 +140,14 @@ def count_flops(model: nn.Module, inputs: tuple[torch.Tensor, ...],
         log.warning("ops with unknown cost were not counted: %s; add a handle in ms2mnet/bench/flops.py",
                     ", ".join(sorted(count.unknown)))
     return count
+
+
+def count_flops_with_aux(model: nn.Module, inputs: tuple[torch.Tensor, ...], handles: dict[str, Any] | None = None,
+                         compute_attention: bool = True) -> FlopCount:
+    """Count one train-mode forward, so that heads that run only in training (MS2MNet's auxiliary heads)
+    are included, as when the authors ran thop on a model left in train mode. Batch norm is counted as
+    in eval mode, so the difference to `count_flops` in eval mode is the training-only heads alone.
+    Counts a copy: a train-mode forward would update the model's BN running statistics."""
+    twin = copy.deepcopy(model).train()
+    return count_flops(twin, inputs, {"aten::batch_norm": batch_norm_inference_macs, **(handles or {})},
+                       compute_attention)

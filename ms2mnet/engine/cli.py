@@ -90,12 +90,14 @@ def predict_command(args: argparse.Namespace) -> int:
                         **(cfg["model"].get("options") or {}))
     model.load_state_dict(state["model"])
     model.to(device).eval()
-    image, dsm = read_inputs(get_spec(cfg["dataset"]["name"]), args.image, args.dsm)
+    image, dsm = read_inputs(get_spec(cfg["dataset"]["name"]), args.image, args.dsm,
+                             dsm_scaling=cfg["dataset"].get("dsm_scaling"))
     image_t = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255).to(device)
     dsm_t = torch.from_numpy(dsm.astype(np.float32))[None].to(device)
     ev = cfg["profile"]["eval"]
-    logits = sliding_window_logits(model, image_t, dsm_t, cfg["dataset"]["num_classes"], ev["window"], ev["stride"],
-                                   ev["batch_size"], ev["tta"], amp=device.type == "cuda" and cfg.get("amp", False))
+    logits = sliding_window_logits(model, image_t, dsm_t, cfg["dataset"]["num_classes"], window=ev["window"],
+                                   stride=ev["stride"], batch_size=ev["batch_size"], tta=ev["tta"],
+                                   amp=device.type == "cuda" and cfg.get("amp", False))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(class_to_colour(logits.argmax(0).cpu().numpy().astype(np.uint8))).save(args.out)
     print(f"{args.out}: {image.shape[1]}x{image.shape[0]} label map from {args.checkpoint}")

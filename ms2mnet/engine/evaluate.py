@@ -1,7 +1,7 @@
 """Evaluation over whole test tiles: sliding-window logits -> one confusion matrix -> metrics.
 
 The confusion matrix accumulates all pixels of all tiles (not a mean of per-tile scores), on the
-device, ignoring undefined pixels of the eroded ground truth (PROTOCOL.md).
+device, ignoring undefined pixels of the eroded ground truth (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def centre_box(height: int, width: int, side: int) -> tuple[slice, slice]:
     return slice(top, top + side), slice(left, left + side)
 
 
-def evaluate(model: nn.Module, tiles: WholeTiles, device: torch.device, window: int, stride: int,
+def evaluate(model: nn.Module, tiles: WholeTiles, device: torch.device, *, window: int, stride: int,
              batch_size: int, tta: bool = False, amp: bool = False, figure_dir: Path | None = None,
              figure_crop: int = 512) -> dict:
     """Metrics of `model` on `tiles`; with `figure_dir`, the prediction of a centre crop of each tile as PNG."""
@@ -49,7 +49,8 @@ def evaluate(model: nn.Module, tiles: WholeTiles, device: torch.device, window: 
     for index in tqdm(range(len(tiles)), desc="evaluate", unit="tile", leave=False):
         sample = tiles[index]
         image, dsm, label = (sample[k].to(device, non_blocking=True) for k in ("image", "dsm", "label"))
-        logits = sliding_window_logits(model, image, dsm, num_classes, window, stride, batch_size, tta, amp)
+        logits = sliding_window_logits(model, image, dsm, num_classes, window=window, stride=stride,
+                                       batch_size=batch_size, tta=tta, amp=amp)
         prediction = logits.argmax(0)
         confusion.update(prediction, label)
         if figure_dir is not None:

@@ -25,7 +25,7 @@ def autocast(device: torch.device, enabled: bool):
 
 
 @torch.no_grad()
-def sliding_window_logits(model: nn.Module, image: Tensor, dsm: Tensor, num_classes: int, window: int,
+def sliding_window_logits(model: nn.Module, image: Tensor, dsm: Tensor, num_classes: int, *, window: int,
                           stride: int, batch_size: int, tta: bool = False, amp: bool = False) -> Tensor:
     """image (3, H, W), dsm (1, H, W) on the model's device -> summed logits (K, H, W), float32."""
     height, width = image.shape[-2:]

@@ -1,6 +1,6 @@
 """Confusion matrix accumulated on the device, and the protocol's metrics computed from it.
 
-Protocol (PROTOCOL.md): OA over all classes; per-class precision, recall, F1, IoU; mF1 and mIoU over
+Protocol (docs/protocol.md): OA over all classes; per-class precision, recall, F1, IoU; mF1 and mIoU over
 the first `mean_classes` classes (5: clutter excluded) and over all (the mmsegmentation convention); kappa.
 """
 

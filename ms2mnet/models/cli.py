@@ -38,7 +38,7 @@ def models_table(measure: bool, size: int, runs: int) -> str:
         for variant in variants:
             torch.manual_seed(0)
             model = build_model(name, variant=variant, pretrained=False).eval()
-            row = [name, variant, f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"]
+            row = [name, variant or "–", f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"]
             if measure:
                 flops = count_flops(model, inputs)
                 latency = measure_latency(model, inputs, warmup=3, runs=runs)

@@ -6,6 +6,10 @@ aux_b (B, K, H/4, W/4); the auxiliary heads run only in training.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -27,12 +31,14 @@ def upsample_to(x: Tensor, like: Tensor) -> Tensor:
 class HFPDecoder(nn.Module):
     def __init__(self, encoder_channels: tuple[int, int, int, int], num_classes: int, channels: int = 256,
                  dilations: tuple[tuple[int, ...], ...] = ((1, 3, 5), (3, 5, 7), (5, 7, 9), (7, 9, 11)),
-                 dropout: float = 0.1, fusion: str = "asaf") -> None:
+                 dropout: float = 0.1, fusion: str = "asaf", fusion_options: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         c1, c2, c3, c4 = encoder_channels
         if c2 != channels:
             raise ValueError(f"level-2 features must have the decoder width: got {c2}, decoder {channels}")
-        fuse = FUSIONS[fusion]
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; valid: {', '.join(FUSIONS)}")
+        fuse = partial(FUSIONS[fusion], **(fusion_options or {}))  # e.g. ASAF's conv and spatial_kernel
         self.reduce4 = conv_bn_relu6(c4, channels, 1)
         self.reduce3 = conv_bn_relu6(c3, channels, 1)
         self.block4 = Block(channels, dilations[0])

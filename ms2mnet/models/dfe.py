@@ -2,7 +2,7 @@
 
 (B, 1, H, W) -> (B, 1, H, W). Fixed Sobel kernels give gx, gy and |g|; [dsm, gx, gy, |g|] ->
 3x3 conv-BN-ReLU (16 ch) -> 1x1 conv -> 1 ch, added to the DSM. **Choice**: the paper gives only the
-module's purpose; this form is MODEL.md's reconstruction. The last conv starts near zero, so the
+module's purpose; this form is our reconstruction (docs/model.md). The last conv starts near zero, so the
 module starts close to identity while every weight still receives a gradient.
 """
 

@@ -3,6 +3,8 @@ and one line here; each name other than `mssm` (the default) is also an ablation
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from .attention_mixer import SelfAttentionMixer
@@ -14,7 +16,8 @@ MIXERS: dict[str, type[nn.Module]] = {
 }
 
 
-def build_mixer(name: str, channels: int, state_size: int) -> nn.Module:
+def build_mixer(name: str, channels: int, state_size: int, **options: Any) -> nn.Module:
+    """`options` go to the mixer's constructor (e.g. MSSM's `gate`)."""
     if name not in MIXERS:
         raise ValueError(f"unknown mixer {name!r}; valid mixers: {', '.join(MIXERS)}")
-    return MIXERS[name](channels, state_size)
+    return MIXERS[name](channels, state_size, **options)

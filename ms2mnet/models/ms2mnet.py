@@ -39,18 +39,33 @@ class MS2MNet(nn.Module):
         state_sizes: tuple[int, ...] = (16, 24, 28, 32),
         residual_rate: float = 0.5,
         mlp_ratio: int = 2,
+        vfe_conv: str = "full",
+        vfe_zero_init: bool = True,
+        mssm_gate: str = "sigmoid",
+        asaf_conv: str = "separable",
+        asaf_kernel: int = 7,
         decoder_channels: int = 256,
         dropout: float = 0.1,
     ) -> None:
+        """Switches beyond the ablations (docs: model fidelity): `mlp_ratio` (VFE's FFN, choice 2),
+        `vfe_conv` (VFE step 3: "full" or "depthwise"), `vfe_zero_init` (EfficientViM's zero BN scale
+        at the end of VFE's conv branches), `mssm_gate` ("sigmoid" or "sum"), `asaf_conv` ("separable"
+        or "full") and `asaf_kernel` (ASAF's spatial attention, choice 7). MSSM and ASAF options apply
+        only where those blocks are used (mixer="mssm", fusion="asaf")."""
         super().__init__()
         self.residual_rate = residual_rate
         self.image_trunk = resnet50_trunk(in_chans=3)
         self.dfe = DFE() if use_dsm and use_dfe else None
         self.dsm_trunk = resnet50_trunk(in_chans=1) if use_dsm else None
         self.fusion = nn.ModuleList(WASE(c) for c in TRUNK_CHANNELS) if use_dsm else None
-        self.vfe = (nn.ModuleList(VFE(c, s, mixer, mlp_ratio) for c, s in zip(TRUNK_CHANNELS, state_sizes))
+        mixer_options = {"gate": mssm_gate} if mixer == "mssm" else {}
+        self.vfe = (nn.ModuleList(VFE(c, s, mixer, mlp_ratio, conv=vfe_conv, zero_init=vfe_zero_init,
+                                      mixer_options=mixer_options)
+                                  for c, s in zip(TRUNK_CHANNELS, state_sizes))
                     if use_vfe else None)
-        self.decoder = HFPDecoder(TRUNK_CHANNELS, num_classes, decoder_channels, dropout=dropout, fusion=fusion)
+        fusion_options = {"conv": asaf_conv, "spatial_kernel": asaf_kernel} if fusion == "asaf" else {}
+        self.decoder = HFPDecoder(TRUNK_CHANNELS, num_classes, decoder_channels, dropout=dropout, fusion=fusion,
+                                  fusion_options=fusion_options)
         if pretrained:
             state, source = resnet50_state_dict(pretrained)
             for trunk in (self.image_trunk, self.dsm_trunk):
@@ -76,6 +91,7 @@ VARIANTS: dict[str, dict] = {
     "no_vfe": {"use_vfe": False},
     "no_asaf": {"fusion": "plain"},
     "no_dfe": {"use_dfe": False},
+    "vfe_dwconv": {"vfe_conv": "depthwise"},
     **{name: {"mixer": name} for name in MIXERS if name != "mssm"},
     "no_mixer": {"mixer": None},
     "rgb_only": {"use_dsm": False},

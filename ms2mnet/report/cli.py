@@ -11,14 +11,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report", help="tables (Markdown, CSV, LaTeX) and figures from runs -> reports/",
         description="Reads runs/<dataset>/<run>/seed<k>/ for every run and seed given; a seed without "
                     "metrics.json is shown as missing, never as 0.")
-    parser.add_argument("--params", type=Path, help="take dataset, runs (ms2mnet-<variant>) and seeds from the "
-                                                    "pipeline's params.yaml (what the DVC stage does)")
+    parser.add_argument("--params", type=Path, help="take dataset, runs and seeds from the pipeline's params.yaml "
+                                                    "(what the DVC stage does)")
     parser.add_argument("--dataset", help="dataset name, e.g. vaihingen or synthetic")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="folder holding <dataset>/ (default runs)")
     parser.add_argument("--prepared", type=Path, default=Path("data/prepared"),
                         help="prepared data, for the qualitative mosaic (default data/prepared)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default reports)")
-    parser.add_argument("--runs", nargs="+", help="run names, e.g. ms2mnet-full ms2mnet-no_dfe")
+    parser.add_argument("--runs", nargs="+", help="run names, e.g. ms2mnet-full ms2mnet-no_dfe fusenet")
     parser.add_argument("--seeds", type=int, nargs="+", help="expected seeds, e.g. 0 1 2")
     parser.add_argument("--scaling", type=Path, help="rows of `ms2mnet bench scaling --out FILE.json` "
                                                      "(without it the scaling figure is skipped)")
@@ -30,10 +30,10 @@ def from_params(path: Path) -> tuple[str, list[str], list[int]]:
     import yaml
 
     params = yaml.safe_load(path.read_text())
-    missing = [key for key in ("dataset", "variants", "seeds") if key not in params]
+    missing = [key for key in ("dataset", "runs", "seeds") if key not in (params or {})]
     if missing:
-        raise ValueError(f"{path}: keys {missing} missing; expected dataset, variants and seeds")
-    return params["dataset"], [f"ms2mnet-{v}" for v in params["variants"]], [int(s) for s in params["seeds"]]
+        raise ValueError(f"{path}: keys {missing} missing; expected dataset, runs and seeds")
+    return params["dataset"], [str(r) for r in params["runs"]], [int(s) for s in params["seeds"]]
 
 
 def report_command(args: argparse.Namespace) -> int:

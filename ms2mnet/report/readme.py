@@ -28,7 +28,7 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
         "Rendered by `ms2mnet report` from the run directories; do not edit by hand.",
         "",
         f"- Dataset: `{dataset}`",
-        f"- Protocol: `isprs-ssrs` (PROTOCOL.md); sliding window {_listing(prov['eval_window'])}, "
+        f"- Protocol: `isprs-ssrs` (docs/protocol.md); sliding window {_listing(prov['eval_window'])}, "
         f"stride {_listing(prov['eval_stride'])}, flip TTA {_listing(prov['tta'])}; eroded ground truth; "
         "mF1/mIoU over five classes (clutter excluded)",
         f"- Checkpoint selection: {_listing(prov['selection'])}; profile: {_listing(prov['profiles'])}",

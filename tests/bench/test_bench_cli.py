@@ -16,6 +16,14 @@ def test_bench_flops_prints_and_writes_csv(tmp_path, capsys):
     assert float(row["params_m_vfe"]) == 0.0
 
 
+def test_bench_flops_aux_column(tmp_path, capsys):
+    out = tmp_path / "flops.json"
+    assert main(["bench", "flops", "--variant", "no_vfe", "--size", "32", "--aux", "--out", str(out)]) == 0
+    assert "| variant | gmacs | gmacs_aux | params_m |" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text())
+    assert row["gmacs_aux"] > row["gmacs"] > 0
+
+
 def test_bench_scaling_writes_json(tmp_path):
     out = tmp_path / "scaling.json"
     argv = ["bench", "scaling", "--what", "mixers", "--mixers", "mssm", "--sizes", "32", "64", "--no-latency",

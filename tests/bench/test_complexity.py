@@ -16,6 +16,7 @@ def test_record_is_written_atomically_with_numbers_and_conditions(tmp_path, full
     assert record["unknown_ops"] == {} and "aten::softmax" in record["unsupported_ops"]
     assert record["params"]["total"] == sum(p.numel() for p in full_model.parameters())
     assert abs(sum(record["gmacs_by_group"].values()) - record["gmacs"]) < 1e-9
+    assert record["gmacs_with_aux"] > record["gmacs"]  # the auxiliary heads, counted in train mode
     latency = record["latency"]
     assert latency["batch"] == 1 and latency["resolution"] == [32, 32] and latency["runs"] == 1
     assert latency["median_ms"] > 0 and latency["device"] == "cpu" and latency["threads"] >= 1

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from ms2mnet.bench.flops import NO_MAC_OPS, count_flops, selective_scan_macs
+from ms2mnet.bench.flops import NO_MAC_OPS, count_flops, count_flops_with_aux, selective_scan_macs
 from ms2mnet.models import build_model, list_models
 from ms2mnet.models.mixers import MIXERS
 from ms2mnet.models.mssm import MSSM
@@ -119,6 +119,22 @@ def test_an_uncounted_op_with_arithmetic_is_reported_unknown():
 def test_every_mixer_is_fully_counted(name):
     flops = count_flops(MIXERS[name](32, 8).eval(), (torch.rand(1, 32, 8, 8),))
     assert flops.macs > 0 and not flops.unknown
+
+
+def test_aux_count_adds_exactly_the_training_only_heads(full_model, full_flops):
+    side = 32  # full_flops's input side (conftest)
+    inputs = (torch.rand(1, 3, side, side), torch.rand(1, 1, side, side))
+    state = {k: v.clone() for k, v in full_model.state_dict().items()}
+    with_aux = count_flops_with_aux(full_model, inputs)
+    assert not full_model.training  # the model itself is untouched: mode and BN statistics
+    assert all(torch.equal(v, full_model.state_dict()[k]) for k, v in state.items())
+    # Each aux head: 3x3 conv 256->256, BN (2 per element), 1x1 conv 256->K with bias, at 1/8 and 1/4;
+    # each aux output is upsampled bilinearly to SIDE x SIDE (fvcore: 4 per output element).
+    c, k = 256, 6
+    heads = sum(s * s * (9 * c * c + 2 * c + c * k) for s in (side // 8, side // 4))
+    upsampling = 2 * 4 * k * side * side
+    assert with_aux.macs - full_flops.macs == heads + upsampling
+    assert with_aux.unknown == {}
 
 
 def test_full_model_leaves_only_ops_without_multiply_adds(full_flops):

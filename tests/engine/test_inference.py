@@ -38,6 +38,6 @@ def test_windows_cover_every_pixel_and_match_the_whole_tile(size):
 def test_flip_tta_sums_three_passes():
     image, dsm = torch.rand(3, 64, 64), torch.rand(1, 64, 64)
     model = PixelModel().eval()
-    plain = sliding_window_logits(model, image, dsm, 6, 64, 64, 1)
-    tta = sliding_window_logits(model, image, dsm, 6, 64, 64, 1, tta=True)
+    plain = sliding_window_logits(model, image, dsm, 6, window=64, stride=64, batch_size=1)
+    tta = sliding_window_logits(model, image, dsm, 6, window=64, stride=64, batch_size=1, tta=True)
     torch.testing.assert_close(tta, 3 * plain, rtol=1e-5, atol=1e-5)  # a pixel model is flip-equivariant

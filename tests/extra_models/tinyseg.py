@@ -1,4 +1,4 @@
-"""A model written outside the package, registered by its module (conf/model yaml: `module: tinyseg`)."""
+"""A model written outside the package, registered by its module (conf/model yaml: `module: extra_models.tinyseg`)."""
 
 import torch
 from torch import nn

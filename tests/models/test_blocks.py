@@ -1,5 +1,6 @@
-"""DFE, WASE and ASAF: the properties MODEL.md states for them."""
+"""DFE, WASE and ASAF: the properties docs/model.md states for them."""
 
+import pytest
 import torch
 
 from ms2mnet.models.asaf import ASAF
@@ -43,3 +44,23 @@ def test_asaf_weights_are_nonnegative_and_normalised():
     w = asaf.mixing_weights()
     assert torch.allclose(w, torch.tensor([0.0, 1.0]), atol=1e-6)
     assert asaf(torch.rand(1, 16, 8, 8), torch.rand(1, 16, 8, 8)).shape == (1, 16, 8, 8)
+
+
+@pytest.mark.parametrize("conv, groups", [("separable", 16), ("full", 1)])
+def test_asaf_post_conv_is_separable_by_default_or_full(conv, groups):
+    asaf = ASAF(16, conv=conv)
+    assert asaf.post[0].groups == groups and asaf.post[0].kernel_size == (5, 5)
+    assert asaf(torch.rand(2, 16, 8, 8), torch.rand(2, 16, 8, 8)).shape == (2, 16, 8, 8)
+    assert ASAF(16).post[0].groups == 16
+
+
+def test_asaf_full_conv_costs_a_dense_5x5():
+    def params(m):
+        return sum(p.numel() for p in m.parameters())
+    assert params(ASAF(16, conv="full")) - params(ASAF(16)) == 16 * 16 * 25 - 16 * 25
+
+
+def test_asaf_spatial_kernel_and_bad_conv():
+    assert ASAF(16, spatial_kernel=3).spatial_gate.conv.kernel_size == (3, 3)
+    with pytest.raises(ValueError, match="valid: separable, full"):
+        ASAF(16, conv="dense")

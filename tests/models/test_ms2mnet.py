@@ -7,11 +7,13 @@ from ms2mnet.models import build_model, list_models
 
 VARIANTS = list_models()["ms2mnet"]
 
-# The parameter-name prefixes each variant is allowed (and required) to change with respect to `full`.
+# The parameter-name prefixes each variant is allowed (and required) to change (add, drop or reshape)
+# with respect to `full`.
 CHANGED_MODULES = {
     "no_vfe": ["vfe."],
     "no_asaf": ["decoder.fuse1.", "decoder.fuse2.", "decoder.fuse3."],
     "no_dfe": ["dfe."],
+    "vfe_dwconv": [f"vfe.{i}.conv." for i in range(4)],
     "attention": [f"vfe.{i}.mixer." for i in range(4)],
     "no_mixer": [f"vfe.{i}.mixer." for i in range(4)] + [f"vfe.{i}.norm." for i in range(4)],
     "rgb_only": ["dfe.", "dsm_trunk.", "fusion."],
@@ -64,9 +66,9 @@ def test_every_parameter_gets_a_gradient(models, variant):
 
 @pytest.mark.parametrize("variant", list(CHANGED_MODULES))
 def test_variant_changes_exactly_the_modules_it_names(models, variant):
-    full = {n for n, _ in models["full"].named_parameters()}
-    other = {n for n, _ in models[variant].named_parameters()}
-    changed = full ^ other
+    full = {(n, p.shape) for n, p in models["full"].named_parameters()}
+    other = {(n, p.shape) for n, p in models[variant].named_parameters()}
+    changed = {n for n, _ in full ^ other}
     prefixes = CHANGED_MODULES[variant]
     assert all(n.startswith(tuple(prefixes)) for n in changed), sorted(changed)[:5]
     for prefix in prefixes:
@@ -84,13 +86,40 @@ def test_aux_heads_only_run_in_training(models):
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="valid models: ms2mnet"):
+    with pytest.raises(ValueError, match="unknown model 'ms3mnet'; valid models: ms2mnet"):
         build_model("ms3mnet")
     with pytest.raises(ValueError, match="valid variants: full, no_vfe"):
         build_model("ms2mnet", variant="no_such_variant")
 
 
 def test_options_override_the_variant():
-    model = build_model("ms2mnet", variant="no_vfe", num_classes=3, aux_weights=(0.4, 0.2))
-    assert model.vfe is None and model.aux_weights == (0.4, 0.2)
+    model = build_model("ms2mnet", variant="no_vfe", num_classes=3, use_dfe=False)
+    assert model.vfe is None and model.dfe is None
     assert model.decoder.head.classifier[-1].out_channels == 3
+
+
+def params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_parameter_counts_of_full_and_vfe_dwconv(models):
+    # Separable ASAF: about 44.0M; VFE step 3 depthwise on top: about 31.6M.
+    assert round(params(models["full"]) / 1e6, 1) == 44.0
+    assert round(params(models["vfe_dwconv"]) / 1e6, 1) == 31.6
+    # The difference is exactly a dense 3x3 against a depthwise 3x3 at each VFE level.
+    assert params(models["full"]) - params(models["vfe_dwconv"]) == sum(9 * c * c - 9 * c for c in (64, 256, 512, 1024))
+
+
+def test_full_asaf_conv_is_an_option_at_its_dense_cost(models):
+    dense = build_model("ms2mnet", asaf_conv="full")
+    assert dense.decoder.fuse2.post[0].groups == 1 and models["full"].decoder.fuse2.post[0].groups == 256
+    # fuse3 and fuse2 at 256 channels, fuse1 at 64: a dense 5x5 in place of a depthwise one.
+    assert params(dense) - params(models["full"]) == sum(25 * c * c - 25 * c for c in (256, 256, 64))
+
+
+def test_choices_are_constructor_switches():
+    model = build_model("ms2mnet", mlp_ratio=4, asaf_kernel=3, mssm_gate="sum", vfe_zero_init=False)
+    vfe = model.vfe[1]
+    assert vfe.ffn[0].out_channels == 4 * 256 and vfe.mixer.gate is None and vfe.local[1].weight.eq(1).all()
+    assert model.decoder.fuse1.spatial_gate.conv.kernel_size == (3, 3)
+    assert build_model("ms2mnet").vfe[1].local[1].weight.eq(0).all()  # zero init is the default

@@ -1,4 +1,4 @@
-"""MSSM against an independent float64 re-computation of MODEL.md's steps 1-8, and mixer cost growth."""
+"""MSSM against an independent float64 re-computation of docs/model.md's MSSM steps 1-8, and mixer cost growth."""
 
 import pytest
 import torch
@@ -10,7 +10,7 @@ from ms2mnet.models.mssm import MSSM
 
 
 def reference_mssm(weights: dict, x: torch.Tensor, state: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """MODEL.md's MSSM written out step by step in float64, from a state dict."""
+    """The MSSM of docs/model.md written out step by step in float64, from a state dict."""
     w = {k: v.double() for k, v in weights.items()}
     x = x.double()
     batch, c, height, width = x.shape
@@ -65,3 +65,25 @@ def test_mssm_cost_is_linear_and_attention_quadratic_in_tokens():
     attention = mixer_macs("attention", 64) / mixer_macs("attention", 32)
     assert 3.5 < mssm <= 4.0
     assert 13.0 < attention <= 16.0
+
+
+def test_a_has_no_effect_and_a_zero_gradient():
+    # A is constant along the tokens, and softmax over the tokens ignores a constant shift.
+    torch.manual_seed(0)
+    mixer = MSSM(16, state_size=8).double()
+    x = torch.randn(2, 16, 6, 6, dtype=torch.float64)
+    y = mixer(x)
+    (y * torch.randn_like(y)).sum().backward()
+    assert mixer.A.grad.abs().max() < 1e-12               # zero up to float64 rounding
+    assert mixer.in_proj.weight.grad.abs().max() > 1e-3   # while the rest of the block learns
+    with torch.no_grad():
+        mixer.A.add_(torch.linspace(-50.0, 50.0, 8, dtype=torch.float64))
+        torch.testing.assert_close(mixer(x), y.detach(), rtol=0, atol=1e-12)
+
+
+def test_gate_sum_adds_the_two_branches():
+    mixer = MSSM(16, state_size=8, gate="sum")
+    assert mixer.gate is None
+    assert mixer(torch.randn(1, 16, 6, 6)).shape == (1, 16, 6, 6)
+    with pytest.raises(ValueError, match="valid: sigmoid, sum"):
+        MSSM(16, state_size=8, gate="softmax")

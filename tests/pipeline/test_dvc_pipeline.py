@@ -1,4 +1,4 @@
-"""dvc.yaml: valid, with the DAG fetch -> prepare -> run (variants x seeds) -> report."""
+"""dvc.yaml: valid, with the DAG fetch -> prepare -> run (runs x seeds), complexity (runs) -> report."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from ms2mnet.models import list_models
+from ms2mnet.models import get_model, list_models, parse_run, run_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,32 +19,50 @@ def pipeline():
     return stages, edges, yaml.safe_load((REPO / "params.yaml").read_text())
 
 
-def test_matrix_lists_every_run_and_seed(pipeline):
-    stages, _, params = pipeline
-    assert params["variants"] == list_models()["ms2mnet"]
+def test_default_runs_are_every_registered_model_and_variant(pipeline):
+    _, _, params = pipeline
+    suite = {run_name(name, variant) for name, variants in list_models().items()
+             if get_model(name).module.startswith(("ms2mnet.", "baselines.")) for variant in variants}
+    assert set(params["runs"]) == suite
+    assert all(run_name(*parse_run(run)) == run for run in params["runs"])
     assert len(params["seeds"]) >= 2
-    runs = {f"run@{v}-{s}" for v in params["variants"] for s in params["seeds"]}
-    assert set(stages) == {"fetch", "prepare", "report"} | runs
 
 
-def test_dag_is_fetch_prepare_runs_report(pipeline):
+def test_matrix_lists_every_run_and_seed_and_complexity_once_per_run(pipeline):
+    stages, _, params = pipeline
+    runs = {f"run@{r}-{s}" for r in params["runs"] for s in params["seeds"]}
+    complexity = {f"complexity@{r}" for r in params["runs"]}
+    assert set(stages) == {"fetch", "prepare", "report"} | runs | complexity
+
+
+def test_dag(pipeline):
     stages, edges, _ = pipeline
     runs = {name for name in stages if name.startswith("run@")}
+    complexity = {name for name in stages if name.startswith("complexity@")}
     assert ("prepare", "fetch") in edges
     assert {(run, "prepare") for run in runs} <= edges
-    assert {("report", run) for run in runs} <= edges
+    assert {("report", run) for run in runs | complexity} <= edges
     assert all(dependent != "fetch" for dependent, _ in edges)
+    assert not any(dependent in complexity and dependency == "prepare" for dependent, dependency in edges)
+
+
+def test_no_stage_reads_the_launcher_configs(pipeline):
+    stages, _, _ = pipeline
+    for name, stage in stages.items():
+        for dep in stage.deps:
+            relative = Path(str(dep.fs_path)).resolve().relative_to(REPO).as_posix()
+            assert relative not in ("conf", ".") and not relative.startswith("conf/hydra"), (name, relative)
 
 
 def test_params_hold_only_what_the_pipeline_iterates_over(pipeline):
     _, _, params = pipeline
-    assert set(params) == {"dataset", "profile", "variants", "seeds"}
+    assert set(params) == {"dataset", "profile", "runs", "seeds"}
 
 
-def test_run_stage_declares_metrics_and_plots(pipeline):
+def test_stages_declare_metrics_and_plots(pipeline):
     stages, _, params = pipeline
-    stage = stages[f"run@full-{params['seeds'][0]}"]
-    metrics = [str(o) for o in stage.outs if o.metric]
-    plots = [str(o) for o in stage.outs if o.plot]
-    assert any(m.endswith("metrics.json") for m in metrics) and any(m.endswith("complexity.json") for m in metrics)
-    assert any("dvclive" in p for p in plots)
+    run = stages[f"run@{params['runs'][0]}-{params['seeds'][0]}"]
+    assert any(str(o).endswith("metrics.json") for o in run.outs if o.metric)
+    assert any("dvclive" in str(o) for o in run.outs if o.plot)
+    cost = stages[f"complexity@{params['runs'][0]}"]
+    assert [Path(str(o)).name for o in cost.outs if o.metric] == ["complexity.json"]

@@ -19,7 +19,7 @@ def test_dvc_repro_from_archives_to_reports(tmp_path):
         if (REPO / name).is_file() and not name.startswith("reports/"):
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, tmp_path / name)
-    params = {"dataset": "synthetic", "profile": "smoke", "variants": ["full", "rgb_only"], "seeds": [0, 1]}
+    params = {"dataset": "synthetic", "profile": "tiny", "runs": ["ms2mnet-full", "ms2mnet-rgb_only"], "seeds": [0, 1]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost",
@@ -31,9 +31,10 @@ def test_dvc_repro_from_archives_to_reports(tmp_path):
                             capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    for variant in params["variants"]:
+    for run in params["runs"]:
+        assert (tmp_path / f"runs/synthetic/{run}/complexity.json").is_file()
         for seed in params["seeds"]:
-            assert (tmp_path / f"runs/synthetic/ms2mnet-{variant}/seed{seed}/metrics.json").is_file()
+            assert (tmp_path / f"runs/synthetic/{run}/seed{seed}/metrics.json").is_file()
     report = (tmp_path / "reports" / "README.md").read_text()
     assert "synthetic" in report.lower() and "ms2mnet-rgb_only" in report
     assert len(list((tmp_path / "reports" / "figures").glob("*.png"))) >= 5

@@ -33,8 +33,8 @@ def test_params_file_gives_dataset_runs_and_seeds(tmp_path):
     from ms2mnet.report.cli import from_params
 
     params = tmp_path / "params.yaml"
-    params.write_text("dataset: synthetic\nprofile: smoke\nvariants: [full, no_dfe]\nseeds: [0, 1]\n")
-    assert from_params(params) == ("synthetic", ["ms2mnet-full", "ms2mnet-no_dfe"], [0, 1])
+    params.write_text("dataset: synthetic\nprofile: smoke\nruns: [ms2mnet-full, fusenet]\nseeds: [0, 1]\n")
+    assert from_params(params) == ("synthetic", ["ms2mnet-full", "fusenet"], [0, 1])
     params.write_text("dataset: synthetic\n")
-    with pytest.raises(ValueError, match="variants"):
+    with pytest.raises(ValueError, match="runs"):
         from_params(params)
