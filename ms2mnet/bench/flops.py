@@ -29,7 +29,7 @@ UNIT = "GMACs (fvcore)"
 SELECTIVE_SCAN_OPS = ("ms2mnet::selective_scan", "prim::PythonOp.SelectiveScanFn")
 
 # Ops fvcore leaves out on purpose: elementwise maths, reductions (var_mean: weight standardisation),
-# max-pooling, padding, dropout.
+# max-pooling, padding, dropout, and data movement that fvcore's own ignore list misses (flip, unflatten).
 # None is a multiply-add; each costs O(elements). An uncounted op outside this set is reported as unknown.
 NO_MAC_OPS = frozenset(f"aten::{op}" for op in (
     "add add_ sub sub_ rsub mul mul_ div div_ neg abs pow sqrt rsqrt exp log reciprocal "
@@ -37,7 +37,7 @@ NO_MAC_OPS = frozenset(f"aten::{op}" for op in (
     "clamp_min clamp_max where lt le sign "
     "sum mean amax amin max min cumsum softmax log_softmax "
     "max_pool2d max_pool1d pad reflection_pad2d replication_pad2d feature_dropout dropout_ alpha_dropout "
-    "var_mean"
+    "var_mean flip unflatten"
 ).split())
 
 
@@ -56,16 +56,24 @@ def batch_norm_inference_macs(inputs: list[Any], outputs: list[Any]) -> int:
     return prod(get_shape(inputs[0])) * (2 if affine else 1)
 
 
+def _scan_arguments(inputs: list[Any], outputs: list[Any]) -> list[Any]:
+    """The scan's positional arguments (u, delta, A, B, C, D, z, ...) as shapes, None where absent. The
+    custom op lists every argument (None as a constant); an autograd Function's trace node lists only its
+    tensors, and its calling convention (cconv: 'd' a tensor, 'c' a constant) says where each one sat."""
+    node = outputs[0].node()
+    if node.kind() != "prim::PythonOp":
+        return [get_shape(x) for x in inputs]
+    tensors, constants = iter(inputs), iter(node.scalar_args())
+    return [get_shape(next(tensors)) if kind == "d" else next(constants) for kind in node.cconv()]
+
+
 def selective_scan_macs(inputs: list[Any], outputs: list[Any]) -> int:
-    """Selective scan (u, delta, A, B, C, D?, z?, ...), u (B, D, L), A (D, N): 9·B·L·D·N, plus B·D·L
-    for the skip term D and B·D·L for the gate z (VMamba's count). D is the first 1-D tensor after C,
-    z a tensor shaped like u; absent ones are None (custom op) or missing (autograd Function)."""
-    u_shape, a_shape = get_shape(inputs[0]), get_shape(inputs[2])
-    batch, channels, length = u_shape
-    state = a_shape[-1]
-    rest = [shape for shape in (get_shape(x) for x in inputs[5:]) if shape is not None]
-    with_d = any(len(shape) == 1 for shape in rest)
-    with_z = any(list(shape) == list(u_shape) for shape in rest)
+    """Selective scan (u, delta, A, B, C, D=None, z=None, ...), u (B, D, L), A (D, N): 9·B·L·D·N, plus
+    B·D·L for the skip term D and B·D·L for the gate z when given (VMamba's count)."""
+    args = _scan_arguments(inputs, outputs)
+    batch, channels, length = args[0]
+    state = args[2][-1]
+    with_d, with_z = (len(args) > i and isinstance(args[i], list | tuple) for i in (5, 6))
     return 9 * batch * length * channels * state + (with_d + with_z) * batch * channels * length
 
 

@@ -9,10 +9,12 @@ from torch import nn
 
 from .attention_mixer import SelfAttentionMixer
 from .mssm import MSSM
+from .ss2d import SelectiveScanMixer
 
 MIXERS: dict[str, type[nn.Module]] = {
     "mssm": MSSM,
     "attention": SelfAttentionMixer,
+    "selective_scan": SelectiveScanMixer,
 }
 
 

@@ -15,6 +15,7 @@ CHANGED_MODULES = {
     "no_dfe": ["dfe."],
     "vfe_dwconv": [f"vfe.{i}.conv." for i in range(4)],
     "attention": [f"vfe.{i}.mixer." for i in range(4)],
+    "selective_scan": [f"vfe.{i}.mixer." for i in range(4)],
     "no_mixer": [f"vfe.{i}.mixer." for i in range(4)] + [f"vfe.{i}.norm." for i in range(4)],
     "rgb_only": ["dfe.", "dsm_trunk.", "fusion."],
 }
