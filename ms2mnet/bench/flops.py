@@ -36,7 +36,7 @@ NO_MAC_OPS = frozenset(f"aten::{op}" for op in (
     "sigmoid sigmoid_ silu silu_ gelu tanh relu6 hardtanh hardtanh_ hardswish hardsigmoid leaky_relu softplus "
     "clamp_min clamp_max where lt le sign "
     "sum mean amax amin max min cumsum softmax log_softmax "
-    "max_pool2d max_pool1d pad reflection_pad2d replication_pad2d feature_dropout dropout_ alpha_dropout "
+    "max_pool2d max_pool1d avg_pool2d pad reflection_pad2d replication_pad2d feature_dropout dropout_ alpha_dropout "
     "var_mean flip unflatten"
 ).split())
 
