@@ -28,8 +28,8 @@ UNIT = "GMACs (fvcore)"
 # The selective scan as the trace sees it: the suite's custom op, and mamba-ssm's autograd Function.
 SELECTIVE_SCAN_OPS = ("ms2mnet::selective_scan", "prim::PythonOp.SelectiveScanFn")
 
-# Ops fvcore leaves out on purpose: elementwise maths, reductions, max-pooling, padding, dropout, and data
-# movement that fvcore's own ignore list misses (flip, unflatten).
+# Ops fvcore leaves out on purpose: elementwise maths, reductions (var_mean: weight standardisation),
+# max-pooling, padding, dropout, and data movement that fvcore's own ignore list misses (flip, unflatten).
 # None is a multiply-add; each costs O(elements). An uncounted op outside this set is reported as unknown.
 NO_MAC_OPS = frozenset(f"aten::{op}" for op in (
     "add add_ sub sub_ rsub mul mul_ div div_ neg abs pow sqrt rsqrt exp log reciprocal "
@@ -37,7 +37,7 @@ NO_MAC_OPS = frozenset(f"aten::{op}" for op in (
     "clamp_min clamp_max where lt le sign "
     "sum mean amax amin max min cumsum softmax log_softmax "
     "max_pool2d max_pool1d max_pool2d_with_indices avg_pool2d scatter "   # scatter: max-unpooling
-    "pad reflection_pad2d replication_pad2d feature_dropout dropout_ alpha_dropout flip unflatten"
+    "pad reflection_pad2d replication_pad2d feature_dropout dropout_ alpha_dropout var_mean flip unflatten"
 ).split())
 
 

@@ -1,0 +1,422 @@
+"""RS3Mamba (Ma et al., GRSL 2024), image only: a ResNet-18 main branch and a VMamba-T auxiliary branch
+of visual state-space (VSS) blocks; at each of the four stages a fusion block combines window attention
+on the CNN features with a local conv on the VSS features and feeds the next ResNet stage; UNetFormer's
+decoder turns the four fused stages into logits.
+
+image (B, 3, H, W) -> logits (B, K, H, W) in train and eval (no auxiliary output); the DSM is ignored.
+
+Follows the official code (sstary/SSRS, RS3Mamba/model/RS3Mamba.py and SwinUMamba.py):
+- VSS branch: 7x7/2 conv to 48 ch + InstanceNorm (affine), then VMamba-T's encoder with a 2x2 patch
+  embedding (48 -> 96, LayerNorm): stages of 2/2/9/2 VSS blocks (x + DropPath(SS2D(LN x)), no MLP;
+  drop-path 0 -> 0.2 over the 15 blocks) at 96/192/384/768 ch, patch merging (LN(4C), Linear 4C -> 2C)
+  between stages. SS2D and its selective scan are the suite's (`ms2mnet.ops`): mamba-ssm's kernel on CUDA,
+  the PyTorch scan elsewhere.
+- main branch: timm ResNet-18; after layer i, FusionBlock(CNN_i, VSS_i) replaces the CNN features.
+- FusionBlock: x + FusionAttention(BN x, BN y), then x + MLP(BN x) (ratio 4, ReLU6). FusionAttention is
+  UNetFormer's global-local attention with 16 heads, where the global branch (8x8 window attention with a
+  relative position bias, then cross-shaped average pooling) reads the CNN features and the local branch
+  (3x3 + 1x1 ConvBN) reads the VSS features.
+- decoder: UNetFormer's (width 64, global-local blocks with 8 heads at 1/32, 1/16, 1/8, weighted skip
+  fusion, feature refinement head at 1/4, 3x3 ConvBNReLU + 1x1 head), without its auxiliary head.
+Departures: attention runs through scaled_dot_product_attention with the relative position bias as its
+additive mask (same arithmetic); a feature map too small to be reflect-padded to whole windows (inputs
+under 256, e.g. 64x64) is padded by replicating its border (reflect wherever it fits, as the official).
+
+Pretrained weights as the paper: timm's `swsl_resnet18` (now `resnet18.fb_swsl_ig1b_ft_in1k`) for the
+ResNet-18, and VMamba-T's ImageNet checkpoint `vmamba_tiny_e292.pth` (VMamba v0) for the VSS encoder,
+loaded as the official `load_pretrained_ckpt` does: every encoder tensor except the patch embedding's
+conv and LayerNorm weight (its input differs; the official skip list names the norm weight twice and so
+loads the norm bias), the final norm and the classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F
+from timm.layers import DropPath
+from torch import Tensor, nn
+
+from ms2mnet.models import Reported, register_model
+from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
+from ms2mnet.ops import SS2D
+
+log = logging.getLogger(__name__)
+
+RESNET_TAG = "resnet18.fb_swsl_ig1b_ft_in1k"   # timm's name for the official swsl_resnet18
+VMAMBA_FILE = "vmamba_tiny_e292.pth"
+VMAMBA_HINT = (f"download VMamba-T's ImageNet checkpoint {VMAMBA_FILE} (VMamba v0 release; RS3Mamba's "
+               "README links it) and pass options.vmamba_weights=/path/to/" + VMAMBA_FILE)
+# Checkpoint tensors the official loader leaves out (the patch embedding's input is 48 ch, 2x2 here).
+VMAMBA_SKIPPED = ("norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
+                  "patch_embed.proj.bias", "patch_embed.norm.weight")
+MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
+
+
+# --- the VSS branch (VMamba-T encoder, v0 layout) ---
+
+class PatchEmbed2D(nn.Module):
+    """k x k / k conv to the first width, channels-last, LayerNorm: (B, C, H, W) -> (B, H/k, W/k, D)."""
+
+    def __init__(self, in_chans: int, dim: int, patch_size: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, dim, patch_size, stride=patch_size)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.proj(x).permute(0, 2, 3, 1))
+
+
+class PatchMerging2D(nn.Module):
+    """2x2 neighbours concatenated (order (0,0), (1,0), (0,1), (1,1)), LayerNorm(4C), Linear 4C -> 2C."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:                                   # B H W C
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        return self.reduction(self.norm(x))                                   # B H/2 W/2 2C
+
+
+class VSSBlock(nn.Module):
+    """x + DropPath(SS2D(LayerNorm x)), channels-last; VMamba v0 has no MLP here."""
+
+    def __init__(self, dim: int, d_state: int, drop_path: float) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim)
+        self.self_attention = SS2D(dim, d_state=d_state)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.drop_path(self.self_attention(self.ln_1(x)))
+
+
+class VSSLayer(nn.Module):
+    def __init__(self, dim: int, depth: int, d_state: int, drop_paths: list[float]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(VSSBlock(dim, d_state, p) for p in drop_paths[:depth])
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class VSSMEncoder(nn.Module):
+    """Patch embedding, then VSS stages with patch merging between them; returns each stage's output
+    channels-first: [(B, 96, H/4, W/4), (B, 192, H/8), (B, 384, H/16), (B, 768, H/32)] for the 1/2 input."""
+
+    def __init__(self, in_chans: int = 48, patch_size: int = 2, depths: tuple[int, ...] = (2, 2, 9, 2),
+                 dims: tuple[int, ...] = (96, 192, 384, 768), d_state: int = 16, drop_path_rate: float = 0.2) -> None:
+        super().__init__()
+        self.patch_embed = PatchEmbed2D(in_chans, dims[0], patch_size)
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()   # stochastic depth, linear in depth
+        starts = [sum(depths[:i]) for i in range(len(depths))]
+        self.layers = nn.ModuleList(VSSLayer(d, n, d_state, rates[s:s + n]) for d, n, s in zip(dims, depths, starts))
+        self.downsamples = nn.ModuleList(PatchMerging2D(d) for d in dims[:-1])
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        """VMamba's init: Linear weights truncated-normal (std 0.02) with zero biases, LayerNorm 1/0;
+        convs and the SS2D parameters keep their own initialisation."""
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        x = self.patch_embed(x)                                               # B H/4 W/4 96 (of the image)
+        outs = []
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            outs.append(x.permute(0, 3, 1, 2))
+            if i < len(self.downsamples):
+                x = self.downsamples[i](x)
+        return outs
+
+
+# --- UNetFormer's building blocks, shared by the fusion blocks and the decoder ---
+
+def pad_reflect(x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
+    """Reflect padding (left, right, top, bottom), or replicate where the map is too small to reflect."""
+    height, width = x.shape[-2:]
+    fits = max(pad[0], pad[1]) < width and max(pad[2], pad[3]) < height
+    return F.pad(x, pad, mode="reflect" if fits else "replicate")
+
+
+class ConvBN(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+        super().__init__(nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=False),
+                         nn.BatchNorm2d(out_channels))
+
+
+class ConvBNReLU(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+        super().__init__(nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU6())
+
+
+class SeparableConvBN(nn.Sequential):
+    """Depthwise k x k conv, BN, pointwise 1x1 conv (no biases)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+        super().__init__(nn.Conv2d(in_channels, in_channels, kernel_size, padding=(kernel_size - 1) // 2,
+                                   groups=in_channels, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.Conv2d(in_channels, out_channels, 1, bias=False))
+
+
+class Mlp(nn.Module):
+    """1x1 conv -> ReLU6 -> 1x1 conv (with biases)."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.act = nn.ReLU6()
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+def relative_position_index(window: int) -> Tensor:
+    """(w*w, w*w) index into a (2w-1)^2 bias table for every pair of positions in a window (Swin)."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)   # N N 2
+    return relative[..., 0] * (2 * window - 1) + relative[..., 1]
+
+
+class GlobalLocalAttention(nn.Module):
+    """UNetFormer's global-local attention. Global: multi-head attention in non-overlapping windows with
+    a relative position bias, then average pooling along columns and rows of a window's length. Local:
+    3x3 + 1x1 ConvBN of `local` (RS3Mamba's FusionAttention: the VSS features, `local_dim` channels) or
+    of x itself (the decoder's blocks). The sum goes through a separable projection of kernel `window`."""
+
+    def __init__(self, dim: int, num_heads: int, window: int = 8, local_dim: int | None = None) -> None:
+        super().__init__()
+        self.num_heads, self.window = num_heads, window
+        self.qkv = nn.Conv2d(dim, 3 * dim, 1, bias=False)
+        self.local1 = ConvBN(local_dim or dim, dim, 3)
+        self.local2 = ConvBN(local_dim or dim, dim, 1)
+        self.proj = SeparableConvBN(dim, dim, window)
+        self.attn_x = nn.AvgPool2d((window, 1), stride=1, padding=(window // 2 - 1, 0))
+        self.attn_y = nn.AvgPool2d((1, window), stride=1, padding=(0, window // 2 - 1))
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        self.register_buffer("relative_position_index", relative_position_index(window), persistent=False)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def window_attention(self, x: Tensor) -> Tensor:
+        b, c, hp, wp = x.shape
+        ws, heads = self.window, self.num_heads
+        hh, ww = hp // ws, wp // ws
+        qkv = self.qkv(x).view(b, 3, heads, c // heads, hh, ws, ww, ws)
+        q, k, v = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(3, b * hh * ww, heads, ws * ws, c // heads)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        bias = bias.view(ws * ws, ws * ws, heads).permute(2, 0, 1)                       # heads N N
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0).to(q.dtype))  # B' heads N d
+        out = out.view(b, hh, ww, heads, ws, ws, c // heads).permute(0, 3, 6, 1, 4, 2, 5)
+        return out.reshape(b, c, hp, wp)
+
+    def forward(self, x: Tensor, local: Tensor | None = None) -> Tensor:
+        _, _, h, w = x.shape
+        local = x if local is None else local
+        local = self.local2(local) + self.local1(local)
+        ws = self.window
+        padded = pad_reflect(x, (0, (ws - w % ws) % ws, 0, (ws - h % ws) % ws))
+        attn = self.window_attention(padded)[:, :, :h, :w]
+        out = self.attn_x(pad_reflect(attn, (0, 0, 0, 1))) + self.attn_y(pad_reflect(attn, (0, 1, 0, 0)))
+        out = self.proj(pad_reflect(out + local, (0, 1, 0, 1)))
+        return out[:, :, :h, :w]
+
+
+class FusionBlock(nn.Module):
+    """x + FusionAttention(BN x, BN y), then x + MLP(BN x): x the CNN features, y the VSS features."""
+
+    def __init__(self, dim: int, ssm_dim: int, num_heads: int = 16, window: int = 8, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        self.normx = nn.BatchNorm2d(dim)
+        self.normy = nn.BatchNorm2d(ssm_dim)
+        self.attn = GlobalLocalAttention(dim, num_heads, window, local_dim=ssm_dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.norm2 = nn.BatchNorm2d(dim)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        x = x + self.attn(self.normx(x), self.normy(y))
+        return x + self.mlp(self.norm2(x))
+
+
+class Block(nn.Module):
+    """UNetFormer's global-local transformer block: x + attn(BN x), then x + MLP(BN x), MLP ratio 4."""
+
+    def __init__(self, dim: int = 64, num_heads: int = 8, window: int = 8, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(dim)
+        self.attn = GlobalLocalAttention(dim, num_heads, window)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.norm2 = nn.BatchNorm2d(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class WeightedFusion(nn.Module):
+    """WF: x2 bilinear upsampling, w0 * 1x1(skip) + w1 * x with ReLU'd weights normalised to sum 1, 3x3
+    ConvBNReLU."""
+
+    def __init__(self, in_channels: int, channels: int = 64, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.pre_conv = nn.Conv2d(in_channels, channels, 1, bias=False)
+        self.weights = nn.Parameter(torch.ones(2))
+        self.eps = eps
+        self.post_conv = ConvBNReLU(channels, channels, 3)
+
+    def fuse(self, x: Tensor, skip: Tensor) -> Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        weights = F.relu(self.weights)
+        weights = weights / (weights.sum() + self.eps)
+        return self.post_conv(weights[0] * self.pre_conv(skip) + weights[1] * x)
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        return self.fuse(x, skip)
+
+
+class FeatureRefinementHead(WeightedFusion):
+    """FRH: weighted fusion with the 1/4 features, then spatial (depthwise 3x3, sigmoid) plus channel
+    (squeeze by 16, sigmoid) attention, a separable projection and a 1x1 ConvBN shortcut, ReLU6."""
+
+    def __init__(self, in_channels: int, channels: int = 64) -> None:
+        super().__init__(in_channels, channels)
+        self.pa = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, groups=channels), nn.Sigmoid())
+        self.ca = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, channels // 16, 1, bias=False),
+                                nn.ReLU6(), nn.Conv2d(channels // 16, channels, 1, bias=False), nn.Sigmoid())
+        self.shortcut = ConvBN(channels, channels, 1)
+        self.proj = SeparableConvBN(channels, channels, 3)
+        self.act = nn.ReLU6()
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        x = self.fuse(x, skip)
+        return self.act(self.proj(self.pa(x) * x + self.ca(x) * x) + self.shortcut(x))
+
+
+class Decoder(nn.Module):
+    """UNetFormer's decoder without its auxiliary head: (res1..res4) -> logits at 1/4."""
+
+    def __init__(self, encoder_channels: tuple[int, ...], channels: int = 64, dropout: float = 0.1,
+                 window: int = 8, num_classes: int = 6) -> None:
+        super().__init__()
+        self.pre_conv = ConvBN(encoder_channels[-1], channels, 1)
+        self.b4 = Block(channels, 8, window)
+        self.b3 = Block(channels, 8, window)
+        self.p3 = WeightedFusion(encoder_channels[-2], channels)
+        self.b2 = Block(channels, 8, window)
+        self.p2 = WeightedFusion(encoder_channels[-3], channels)
+        self.p1 = FeatureRefinementHead(encoder_channels[-4], channels)
+        self.segmentation_head = nn.Sequential(ConvBNReLU(channels, channels), nn.Dropout2d(dropout),
+                                               nn.Conv2d(channels, num_classes, 1, bias=False))
+
+    def forward(self, res1: Tensor, res2: Tensor, res3: Tensor, res4: Tensor) -> Tensor:
+        x = self.b4(self.pre_conv(res4))                  # B 64 H/32 W/32
+        x = self.b3(self.p3(x, res3))                     # B 64 H/16
+        x = self.b2(self.p2(x, res2))                     # B 64 H/8
+        return self.segmentation_head(self.p1(x, res1))   # B K H/4
+
+
+class RS3Mamba(nn.Module):
+    complexity_groups = {"encoder": ("backbone",), "vss": ("stem", "vssm_encoder"), "fusion": ("fuse",),
+                         "decoder": ("decoder",), "heads": ("decoder.segmentation_head",)}
+
+    def __init__(self, num_classes: int = 6, *, pretrained: bool | str | Path = False,
+                 vmamba_weights: str | Path | None = None, decode_channels: int = 64, dropout: float = 0.1,
+                 window_size: int = 8, ssm_dims: tuple[int, ...] = (96, 192, 384, 768),
+                 depths: tuple[int, ...] = (2, 2, 9, 2), d_state: int = 16, drop_path_rate: float = 0.2) -> None:
+        super().__init__()
+        self.backbone = timm.create_model("resnet18", pretrained=False, features_only=True, output_stride=32,
+                                          out_indices=(1, 2, 3, 4))
+        channels = tuple(self.backbone.feature_info.channels())                # 64, 128, 256, 512
+        self.stem = nn.Sequential(nn.Conv2d(3, ssm_dims[0] // 2, 7, stride=2, padding=3),
+                                  nn.InstanceNorm2d(ssm_dims[0] // 2, affine=True))
+        self.vssm_encoder = VSSMEncoder(ssm_dims[0] // 2, 2, tuple(depths), tuple(ssm_dims), d_state, drop_path_rate)
+        self.fuse = nn.ModuleList(FusionBlock(c, s, window=window_size) for c, s in zip(channels, ssm_dims))
+        self.decoder = Decoder(channels, decode_channels, dropout, window_size, num_classes)
+        if pretrained:   # the paper starts from both checkpoints
+            if vmamba_weights is None:
+                raise ValueError(f"RS3Mamba starts from two checkpoints, ResNet-18 and VMamba-T: {VMAMBA_HINT}")
+            state, name = pretrained_state_dict(pretrained, RESNET_TAG, f"Download the timm weights {RESNET_TAG} "
+                                                "(a ResNet-18 state dict)")
+            load_trunk_weights(self.backbone, state, name, arch="ResNet-18")
+        if vmamba_weights is not None:
+            load_vmamba(self.vssm_encoder, vmamba_weights)
+
+    def forward(self, image: Tensor, dsm: Tensor | None = None) -> Tensor:
+        size = image.shape[-2:]
+        vss = self.vssm_encoder(self.stem(image))                             # 96 @ 1/4 ... 768 @ 1/32
+        b = self.backbone
+        x = b.maxpool(b.act1(b.bn1(b.conv1(image))))                          # B 64 H/4 W/4
+        features = []
+        for layer, fuse, y in zip((b.layer1, b.layer2, b.layer3, b.layer4), self.fuse, vss):
+            x = fuse(layer(x), y)
+            features.append(x)
+        logits = self.decoder(*features)
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+
+# --- VMamba-T's checkpoint ---
+
+def vmamba_state_dict(checkpoint: dict[str, Tensor], encoder: VSSMEncoder, source: str) -> dict[str, Tensor]:
+    """The checkpoint's encoder tensors under this encoder's names (`layers.i.downsample.*` becomes
+    `downsamples.i.*`), as the official loader selects them; the rest are left out."""
+    own = encoder.state_dict()
+    state = {}
+    for key, value in checkpoint.items():
+        if key in VMAMBA_SKIPPED:
+            continue
+        name = re.sub(r"^layers\.(\d+)\.downsample\.", r"downsamples.\1.", key)
+        if name not in own:
+            continue
+        if value.shape != own[name].shape:
+            raise ValueError(f"{source}: {key} has shape {tuple(value.shape)}, this VMamba-T encoder expects "
+                             f"{tuple(own[name].shape)}")
+        state[name] = value
+    expected = [k for k in own if k.startswith(("layers.", "downsamples."))]
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise ValueError(f"{source}: not a VMamba-T (v0) checkpoint, {len(missing)} encoder tensors missing "
+                         f"(first: {missing[:3]}). Expected {VMAMBA_FILE} with keys like "
+                         "layers.0.blocks.0.self_attention.in_proj.weight")
+    return state
+
+
+def load_vmamba(encoder: VSSMEncoder, path: str | Path) -> None:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"VMamba weights file {path} does not exist: {VMAMBA_HINT}")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
+        checkpoint = checkpoint["model"]
+    state = vmamba_state_dict(checkpoint, encoder, str(path))
+    encoder.load_state_dict(state, strict=False)
+    log.info("loaded %s into RS3Mamba's VSS encoder (%d tensors)", path, len(state))
+
+
+@register_model(
+    "rs3mamba",
+    label="RS3Mamba",
+    backbone="ResNet-18 + VMamba-T",
+    modalities=("image",),
+    reported={"vaihingen": Reported(91.64, 90.34, 82.78, MFNET), "potsdam": Reported(90.49, 91.69, 85.01, MFNET)},
+    loss="ce",                     # the official train_Mamba.py: unweighted cross-entropy, one output
+    aux_weights=(),
+    description="ResNet-18 main branch fused stage by stage with a VMamba-T (SS2D) branch, UNetFormer decoder",
+)
+def rs3mamba(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> RS3Mamba:
+    return RS3Mamba(num_classes, pretrained=pretrained, **options)
