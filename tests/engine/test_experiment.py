@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_run_writes_everything_a_report_needs(tiny_config, tmp_path):
     metrics = run(tiny_config("variant=no_dfe", "seed=3"))
-    run_dir = tmp_path / "synthetic" / "ms2mnet-no_dfe" / "seed3"
+    run_dir = tmp_path / "synthetic" / "tiny" / "ms2mnet-no_dfe" / "seed3"
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
     assert 0 <= saved["miou"] <= 1 and 0 <= saved["oa"] <= 1
@@ -58,7 +58,7 @@ def test_cli_run_then_predict_a_users_tile(tiny_overrides, tmp_path):
 
     overrides = [*tiny_overrides, "profile.train.epochs=1"]
     assert main(["run", "--run", "ms2mnet-rgb_only", *overrides]) == 0
-    checkpoint = tmp_path / "synthetic" / "ms2mnet-rgb_only" / "seed0" / "checkpoint.pt"
+    checkpoint = tmp_path / "synthetic" / "tiny" / "ms2mnet-rgb_only" / "seed0" / "checkpoint.pt"
     assert checkpoint.is_file()
 
     rng = np.random.default_rng(0)
