@@ -75,6 +75,8 @@ def test_cli_run_then_predict_a_users_tile(tiny_overrides, tmp_path):
 def test_predict_names_a_missing_checkpoint(tmp_path, caplog):
     from ms2mnet.cli import main
 
-    assert main(["predict", "--checkpoint", str(tmp_path / "none.pt"), "--image", "a.tif", "--dsm", "b.tif",
-                 "--out", "c.png"]) == 2
+    for name in ("a.tif", "b.tif"):
+        (tmp_path / name).write_bytes(b"x")
+    assert main(["predict", "--checkpoint", str(tmp_path / "none.pt"), "--image", str(tmp_path / "a.tif"),
+                 "--dsm", str(tmp_path / "b.tif"), "--out", str(tmp_path / "c.png")]) == 2
     assert "none.pt: no such checkpoint" in caplog.text
