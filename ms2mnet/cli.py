@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
-        # Expected failures (bad input, missing files) end with their message, not a traceback.
+    except (OSError, ValueError, RuntimeError) as err:
+        # Expected failures (bad input, missing, unreadable or unwritable files) end with their message, not a
+        # traceback.
         logging.getLogger("ms2mnet").error("%s", err)
         if args.verbose:
             raise

@@ -1,9 +1,11 @@
 """run(cfg): the one function behind every entry point. Train, then evaluate.
 
-Everything a run writes goes to runs/<dataset>/<run>/seed<k>/: config.yaml (the composed config, with
-the model's registered defaults filled in), env.json (commit, versions, device, seed), checkpoint.pt,
-dvclive/ (training curves), metrics.json, predictions/ (palette PNGs of a fixed crop of each test tile).
-Complexity does not depend on the seed: `ms2mnet complexity` measures it once per run name.
+Everything a run writes goes to runs/<dataset>/<profile>/<run>/seed<k>/: config.yaml (the composed
+config, with the model's registered defaults filled in), env.json (commit, versions, device, seed),
+checkpoint.pt (with the run's training fingerprint), dvclive/ (training curves), metrics.json,
+predictions/ (palette PNGs of a fixed crop of each test tile). Complexity does not depend on the seed:
+`ms2mnet complexity` measures it once per run name, into runs/<dataset>/<profile>/<run>/complexity.json
+(its latency settings come from the profile).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
 from ms2mnet.engine.evaluate import evaluate
+from ms2mnet.engine.fingerprint import check_resumable, training_fingerprint
 from ms2mnet.engine.losses import DeepSupervisionLoss, median_frequency_weights
-from ms2mnet.engine.trainer import TrainSettings, train
+from ms2mnet.engine.trainer import CHECKPOINT, TrainSettings, train
 from ms2mnet.io import atomic_path, write_json
 from ms2mnet.models import build_model, for_layout, get_model, import_model_module, resolve_variant
+from ms2mnet.validation import validate_config
 
 log = logging.getLogger(__name__)
 PACKAGES = ("torch", "torchvision", "timm", "fvcore", "numpy", "hydra-core", "dvc", "dvclive", "mamba-ssm", "ms2mnet")
@@ -36,7 +40,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
-    return Path(cfg.paths.runs) / cfg.dataset.name / cfg.run / f"seed{cfg.seed}"
+    """runs/<dataset>/<profile>/<run>/seed<k>: the profile is part of the path, so a paper run never
+    resumes a smoke checkpoint (conf/config.yaml's hydra.run.dir builds the same path)."""
+    return Path(cfg.paths.runs) / cfg.dataset.name / cfg.profile.name / cfg.run / f"seed{cfg.seed}"
 
 
 def environment(cfg: DictConfig, device: torch.device) -> dict:
@@ -107,16 +113,21 @@ def build_criterion(cfg: DictConfig, store: TileStore) -> DeepSupervisionLoss:
 
 
 def run(cfg: DictConfig) -> dict:
-    """Run one configuration end to end; returns the test metrics (on the main process)."""
+    """Run one configuration end to end; returns the test metrics (on the main process).
+
+    Nothing is written before the config is validated and, when the run folder holds a checkpoint to
+    resume, before that checkpoint's training fingerprint is found to match this config's."""
+    validate_config(cfg)
     complete_model_config(cfg)
     world, device = distributed.setup(cfg.device)
     run_dir = run_dir_of(cfg)
     seed_everything(cfg.seed)
-    if cfg.selection not in ("last", "test_best"):
-        raise ValueError(f"selection={cfg.selection}: expected last or test_best")
     store = TileStore(Path(cfg.paths.prepared) / cfg.dataset.name)
     with open_dict(cfg):   # how the DSM was scaled travels with the run, so `predict` scales a new tile alike
         cfg.dataset.dsm_scaling = store.manifest.get("dsm_scaling")
+    fingerprint = training_fingerprint(cfg)
+    if cfg.resume:
+        check_resumable(run_dir / CHECKPOINT, fingerprint)
     model = build(cfg)
     container = OmegaConf.to_container(cfg, resolve=True)
     if world.is_main:
@@ -148,7 +159,8 @@ def run(cfg: DictConfig) -> dict:
                             state={k: v.detach().clone() for k, v in model.state_dict().items()})
 
     train(model, crops, criterion, settings, run_dir, device, world=world, amp=amp, channels_last=cfg.channels_last,
-          resume=cfg.resume, config=container, on_epoch_end=select_on_test if cfg.selection == "test_best" else None)
+          resume=cfg.resume, config=container, fingerprint=fingerprint,
+          on_epoch_end=select_on_test if cfg.selection == "test_best" else None)
 
     metrics: dict = {}
     if world.is_main:
@@ -169,7 +181,8 @@ def run(cfg: DictConfig) -> dict:
 
 def measure(cfg: DictConfig) -> dict:
     """The run's complexity (`profile.complexity` settings), written once per run name to
-    runs/<dataset>/<run>/complexity.json: it does not depend on the seed."""
+    runs/<dataset>/<profile>/<run>/complexity.json: it does not depend on the seed."""
+    validate_config(cfg)
     complete_model_config(cfg)
     _, device = distributed.setup(cfg.device)
     settings = cfg.profile.complexity

@@ -1,8 +1,15 @@
-"""Atomic checkpoints that hold everything needed to resume a run exactly."""
+"""Atomic checkpoints that hold everything needed to resume a run exactly.
+
+Loading never unpickles code (`weights_only=True`), and whatever is wrong with a file (empty,
+truncated, a list, keys missing, objects other than tensors and plain data) ends in one line,
+a `CheckpointError`, rather than torch's traceback and its hint to retry unsafely.
+"""
 
 from __future__ import annotations
 
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +17,12 @@ import numpy as np
 import torch
 
 from ms2mnet.io import atomic_path
+
+RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "iteration")
+
+
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint this suite wrote (or lacks what the caller needs)."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -37,5 +50,30 @@ def save_checkpoint(path: Path, **state: Any) -> None:
         torch.save({**state, "rng": rng_state()}, tmp)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+def _refuse(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"{path}: not a checkpoint written by this suite ({why}); refusing to unpickle it")
+
+
+def load_checkpoint(path: Path, require: tuple[str, ...] = ("model",)) -> dict[str, Any]:
+    """The checkpoint at `path`, which must hold the keys `require`; CheckpointError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory; expected a checkpoint file (runs/.../seed<k>/checkpoint.pt)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint; runs write runs/<dataset>/<profile>/<run>/seed<k>/"
+                                "checkpoint.pt")
+    if path.stat().st_size == 0:
+        raise _refuse(path, "empty file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message suggests weights_only=False, which would run the file's code: never repeat it
+        raise _refuse(path, "it holds objects other than tensors and plain data") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError):
+        raise _refuse(path, "truncated or not a torch file") from None
+    if not isinstance(state, dict):
+        raise _refuse(path, f"it holds a {type(state).__name__}, not a dict")
+    missing = [key for key in require if key not in state]
+    if missing:
+        raise _refuse(path, f"keys {', '.join(missing)} missing")
+    return state

@@ -24,14 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     complexity = subparsers.add_parser(
         "complexity", help="GMACs, parameters, latency and memory of one configured model -> complexity.json",
         description="Measures the model of a run configuration (same overrides as `ms2mnet run`) with the "
-                    "profile's complexity settings and writes runs/<dataset>/<run>/complexity.json (once per "
+                    "profile's complexity settings and writes runs/<dataset>/<profile>/<run>/complexity.json (once per "
                     "run: it does not depend on the seed).")
     complexity.add_argument("--run", metavar="NAME", help="a run name as params.yaml lists it")
     complexity.add_argument("overrides", nargs="*", help="Hydra overrides (key=value)")
     complexity.set_defaults(func=complexity_command)
 
     predict = subparsers.add_parser("predict", help="colour label map of your own image + DSM with a trained run")
-    predict.add_argument("--checkpoint", type=Path, required=True, help="runs/<dataset>/<run>/seed<k>/checkpoint.pt")
+    predict.add_argument("--checkpoint", type=Path, required=True, help="runs/<dataset>/<profile>/<run>/seed<k>/checkpoint.pt")
     predict.add_argument("--image", type=Path, required=True, help="image TIFF in the dataset's band layout")
     predict.add_argument("--dsm", type=Path, required=True, help="DSM TIFF (Vaihingen layout) or nDSM JPEG (Potsdam)")
     predict.add_argument("--out", type=Path, required=True, help="output PNG (ISPRS palette)")
@@ -74,12 +74,14 @@ def predict_command(args: argparse.Namespace) -> int:
     from ms2mnet.engine.checkpoint import load_checkpoint
     from ms2mnet.engine.distributed import resolve_device
     from ms2mnet.engine.inference import sliding_window_logits
+    from ms2mnet.io import require_file, require_writable
     from ms2mnet.models import build_model
 
-    if not args.checkpoint.is_file():
-        raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint; runs write runs/<dataset>/<run>/seed<k>/checkpoint.pt")
-    state = load_checkpoint(args.checkpoint)
-    cfg = state.get("config") or {}
+    require_file(args.image, "image TIFF")
+    require_file(args.dsm, "DSM")
+    require_writable(args.out)     # before the inference, not after it
+    state = load_checkpoint(args.checkpoint, require=("model", "config"))
+    cfg = state["config"] if isinstance(state["config"], dict) else {}
     if "model" not in cfg:
         raise ValueError(f"{args.checkpoint}: holds no run config; expected a checkpoint written by `ms2mnet run`")
     device = resolve_device(args.device)

@@ -21,9 +21,11 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from ms2mnet.data.sampling import RandomCrops
+from ms2mnet.io import remove_stale_temporaries
 
-from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint, set_rng_state
 from .distributed import World, wrap
+from .fingerprint import check_fingerprint
 from .inference import autocast
 from .losses import DeepSupervisionLoss
 
@@ -112,8 +114,11 @@ def make_train_state(model: nn.Module, settings: TrainSettings, device: torch.de
     return TrainState(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=fp16))
 
 
-def restore(model: nn.Module, state: TrainState, checkpoint: Path) -> None:
-    saved = load_checkpoint(checkpoint)
+def restore(model: nn.Module, state: TrainState, checkpoint: Path, fingerprint: dict | None = None) -> None:
+    """Load `checkpoint` into `model` and `state`; with a `fingerprint`, only if the checkpoint's agrees."""
+    saved = load_checkpoint(checkpoint, require=RESUME_KEYS)
+    if fingerprint is not None:
+        check_fingerprint(saved.get("fingerprint"), fingerprint, checkpoint)
     model.load_state_dict(saved["model"])
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
@@ -123,16 +128,16 @@ def restore(model: nn.Module, state: TrainState, checkpoint: Path) -> None:
     log.info("resumed %s at iteration %d", checkpoint, state.iteration)
 
 
-def save(model: nn.Module, state: TrainState, checkpoint: Path, config: dict) -> None:
+def save(model: nn.Module, state: TrainState, checkpoint: Path, config: dict, fingerprint: dict | None) -> None:
     save_checkpoint(checkpoint, model=model.state_dict(), optimizer=state.optimizer.state_dict(),
                     scheduler=state.scheduler.state_dict(), scaler=state.scaler.state_dict(),
-                    iteration=state.iteration, config=config)
+                    iteration=state.iteration, config=config, fingerprint=fingerprint)
 
 
 def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss,
                     state: TrainState, settings: TrainSettings, *, device: torch.device, world: World, amp: bool,
                     channels_last: bool, generator: torch.Generator, live: Live | None, progress: tqdm,
-                    checkpoint: Path, config: dict) -> None:
+                    checkpoint: Path, config: dict, fingerprint: dict | None = None) -> None:
     """The rest of the current epoch: from `state.iteration` to the epoch's end, logging and checkpointing."""
     ipe = settings.iterations_per_epoch
     epoch = state.iteration // ipe
@@ -160,17 +165,18 @@ def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criter
             state.scheduler.step()
         if world.is_main and (state.iteration % settings.checkpoint_every == 0
                               or state.iteration == settings.total_iterations):
-            save(model, state, checkpoint, config)
+            save(model, state, checkpoint, config, fingerprint)
 
 
 def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, settings: TrainSettings,
           run_dir: Path, device: torch.device, *, world: World = World(), amp: bool = False,
           channels_last: bool = False, resume: bool = True, config: dict | None = None,
-          on_epoch_end=None) -> int:
+          fingerprint: dict | None = None, on_epoch_end=None) -> int:
     """Train `model` in place to `settings.total_iterations`; returns the iteration reached.
 
-    `on_epoch_end(epoch)` (1-based) runs on every rank after each epoch (the authors' test-set
-    model selection hooks in here)."""
+    `fingerprint` (engine.fingerprint) is stored in every checkpoint, and a resume refuses a checkpoint
+    whose fingerprint differs. `on_epoch_end(epoch)` (1-based) runs on every rank after each epoch (the
+    authors' test-set model selection hooks in here)."""
     checkpoint = Path(run_dir) / CHECKPOINT
     if settings.batch_size % world.size:
         raise ValueError(f"batch_size {settings.batch_size} must be divisible by the {world.size} processes")
@@ -179,8 +185,10 @@ def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, 
         model.to(memory_format=torch.channels_last)
     net = wrap(model, world, device)
     state = make_train_state(model, settings, device, amp)
+    if world.is_main:   # a kill -9 during a save leaves its temporary file behind
+        remove_stale_temporaries(checkpoint)
     if resume and checkpoint.exists():
-        restore(model, state, checkpoint)
+        restore(model, state, checkpoint, fingerprint)
 
     live = Live(str(Path(run_dir) / "dvclive"), resume=state.iteration > 0, save_dvc_exp=False,
                 dvcyaml=None) if world.is_main else None
@@ -190,7 +198,7 @@ def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, 
         while state.iteration < settings.total_iterations:
             train_one_epoch(net, model, crops, criterion, state, settings, device=device, world=world, amp=amp,
                             channels_last=channels_last, generator=generator, live=live, progress=progress,
-                            checkpoint=checkpoint, config=config or {})
+                            checkpoint=checkpoint, config=config or {}, fingerprint=fingerprint)
             if on_epoch_end is not None:
                 on_epoch_end(state.iteration // settings.iterations_per_epoch)
     if live is not None:

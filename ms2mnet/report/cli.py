@@ -9,11 +9,12 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report", help="tables (Markdown, CSV, LaTeX) and figures from runs -> reports/",
-        description="Reads runs/<dataset>/<run>/seed<k>/ for every run and seed given; a seed without "
+        description="Reads runs/<dataset>/<profile>/<run>/seed<k>/ for every run and seed given; a seed without "
                     "metrics.json is shown as missing, never as 0.")
-    parser.add_argument("--params", type=Path, help="take dataset, runs and seeds from the pipeline's params.yaml "
-                                                    "(what the DVC stage does)")
+    parser.add_argument("--params", type=Path, help="take dataset, profile, runs and seeds from the pipeline's "
+                                                    "params.yaml (what the DVC stage does)")
     parser.add_argument("--dataset", help="dataset name, e.g. vaihingen or synthetic")
+    parser.add_argument("--profile", help="training profile the runs used, e.g. paper or smoke")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="folder holding <dataset>/ (default runs)")
     parser.add_argument("--prepared", type=Path, default=Path("data/prepared"),
                         help="prepared data, for the qualitative mosaic (default data/prepared)")
@@ -22,32 +23,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="expected seeds, e.g. 0 1 2")
     parser.add_argument("--scaling", type=Path, help="rows of `ms2mnet bench scaling --out FILE.json` "
                                                      "(without it the scaling figure is skipped)")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="write the report even if no run has metrics and it replaces an existing report")
     parser.set_defaults(func=report_command)
 
 
-def from_params(path: Path) -> tuple[str, list[str], list[int]]:
-    """dataset, run names and seeds of the DVC pipeline's params.yaml."""
+def from_params(path: Path) -> tuple[str, str, list[str], list[int]]:
+    """dataset, profile, run names and seeds of the DVC pipeline's params.yaml."""
     import yaml
 
     params = yaml.safe_load(path.read_text())
-    missing = [key for key in ("dataset", "runs", "seeds") if key not in (params or {})]
+    missing = [key for key in ("dataset", "profile", "runs", "seeds") if key not in (params or {})]
     if missing:
-        raise ValueError(f"{path}: keys {missing} missing; expected dataset, runs and seeds")
-    return params["dataset"], [str(r) for r in params["runs"]], [int(s) for s in params["seeds"]]
+        raise ValueError(f"{path}: keys {missing} missing; expected dataset, profile, runs and seeds")
+    return (params["dataset"], str(params["profile"]), [str(r) for r in params["runs"]],
+            [int(s) for s in params["seeds"]])
 
 
 def report_command(args: argparse.Namespace) -> int:
     from .render import render_report
 
     if args.params:
-        args.dataset, args.runs, args.seeds = from_params(args.params)
-    if not (args.dataset and args.runs and args.seeds):
-        raise ValueError("give --params params.yaml, or all of --dataset, --runs and --seeds")
+        args.dataset, args.profile, args.runs, args.seeds = from_params(args.params)
+    if not (args.dataset and args.profile and args.runs and args.seeds):
+        raise ValueError("give --params params.yaml, or all of --dataset, --profile, --runs and --seeds")
 
     summary = render_report(args.dataset, args.runs_dir, args.prepared, args.out, args.runs, args.seeds,
-                            args.scaling)
+                            args.scaling, profile=args.profile, allow_empty=args.allow_empty)
     drawn = [name for name, path in summary["figures"].items() if path]
-    print(f"{args.out / 'README.md'}: {len(args.runs)} runs x {len(args.seeds)} seeds of {args.dataset}, "
+    print(f"{args.out / 'README.md'}: {len(args.runs)} runs x {len(args.seeds)} seeds of {args.dataset} "
+          f"({args.profile} profile), "
           f"{len(summary['missing'])} missing; figures: {', '.join(drawn) or 'none'}")
     for note in summary["notes"]:
         print(f"  note: {note}")

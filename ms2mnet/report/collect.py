@@ -1,5 +1,5 @@
-"""Read the run directories a report covers: runs/<dataset>/<run>/seed<k>/{metrics,env}.json and the
-run's complexity.json (measured once per model and variant, beside the seed folders).
+"""Read the run directories a report covers: runs/<dataset>/<profile>/<run>/seed<k>/{metrics,env}.json and
+the run's complexity.json (measured once per model and variant, beside the seed folders).
 
 A seed without a readable metrics.json is not an error here: it is recorded as missing (no run
 directory) or failed (a directory without usable metrics), so that tables show it as missing.
@@ -63,15 +63,17 @@ def _read_json(path: Path) -> tuple[dict | None, str | None]:
     if not path.is_file():
         return None, f"no {path.name}"
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return None, f"unreadable {path} (not UTF-8 text)"
     except (OSError, json.JSONDecodeError) as err:
-        return None, f"unreadable {path.name} ({err})"
+        return None, f"unreadable {path} ({err})"
     if not isinstance(data, dict):
         return None, f"{path.name} holds {type(data).__name__}, expected an object"
     return data, None
 
 
-def _check_metrics(metrics: dict, dataset: str) -> str | None:
+def _check_metrics(metrics: dict, dataset: str, profile: str) -> str | None:
     """Why these metrics cannot be reported, or None."""
     for key in METRICS:
         value = metrics.get(key)
@@ -79,17 +81,19 @@ def _check_metrics(metrics: dict, dataset: str) -> str | None:
             return f"metrics.json: {key} is {value!r}, expected a finite number"
     if metrics.get("dataset", dataset) != dataset:
         return f"metrics.json is for dataset {metrics['dataset']!r}, expected {dataset!r}"
+    if metrics.get("profile", profile) != profile:
+        return f"metrics.json is for profile {metrics['profile']!r}, expected {profile!r}"
     return None
 
 
-def read_seed(run_dir: Path, run: str, seed: int, dataset: str) -> SeedResult:
+def read_seed(run_dir: Path, run: str, seed: int, dataset: str, profile: str) -> SeedResult:
     path = run_dir / f"seed{seed}"
     if not path.is_dir():
         return SeedResult(run, seed, path, problem="not run (no run directory)")
     env, _ = _read_json(path / "env.json")
     metrics, problem = _read_json(path / "metrics.json")
     if metrics is not None:
-        problem = _check_metrics(metrics, dataset)
+        problem = _check_metrics(metrics, dataset, profile)
     if problem is not None:
         if problem == "no metrics.json":
             problem = "failed or unfinished (run directory without metrics.json)"
@@ -105,12 +109,14 @@ def _model_and_variant(run: str, seeds: list[SeedResult]) -> tuple[str, str | No
     return model, variant or None
 
 
-def collect_runs(runs_dir: Path, dataset: str, runs: list[str], seeds: list[int]) -> list[RunResults]:
-    """One RunResults per expected run, in the order given, each with every expected seed."""
+def collect_runs(runs_dir: Path, dataset: str, runs: list[str], seeds: list[int], *,
+                 profile: str) -> list[RunResults]:
+    """One RunResults per expected run of `dataset` under `profile`, in the order given, each with every
+    expected seed."""
     results = []
     for run in runs:
-        run_dir = Path(runs_dir) / dataset / run
-        found = [read_seed(run_dir, run, seed, dataset) for seed in seeds]
+        run_dir = Path(runs_dir) / dataset / profile / run
+        found = [read_seed(run_dir, run, seed, dataset, profile) for seed in seeds]
         model, variant = _model_and_variant(run, found)
         complexity, _ = _read_json(run_dir / "complexity.json")
         results.append(RunResults(run, model, variant, {s.seed: s for s in found}, complexity))

@@ -89,20 +89,30 @@ def _figures(runs: list[RunResults], tables: dict, dataset: str, prepared_dir: P
     return {name: str(path.relative_to(out_dir)) if path else None for name, path in figures.items()}
 
 
+class EmptyReportError(ValueError):
+    """No expected seed has metrics, and writing would replace an existing report."""
+
+
 def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Path, runs: list[str],
-                  seeds: list[int], scaling: Path | None = None) -> dict:
-    """Render reports/ for `runs` x `seeds` of `dataset`; returns the summary also written to summary.json.
-    Expected seeds without metrics are reported as missing, never as zeros."""
+                  seeds: list[int], scaling: Path | None = None, *, profile: str, allow_empty: bool = False) -> dict:
+    """Render reports/ for `runs` x `seeds` of `dataset` under `profile` (runs/<dataset>/<profile>/); returns
+    the summary also written to summary.json. Expected seeds without metrics are reported as missing, never
+    as zeros. A report in which every seed is missing does not replace an existing one unless `allow_empty`."""
     if not runs or not seeds:
         raise ValueError(f"expected at least one run and one seed, got runs={runs} seeds={seeds}")
     if scaling is not None and not Path(scaling).is_file():
         raise FileNotFoundError(f"{scaling}: no scaling file; write it with `ms2mnet bench scaling --what mixers "
                                 "--sizes 128 256 512 --no-latency --out FILE.json`, or leave out --scaling")
     out_dir = Path(out_dir)
-    results = collect_runs(Path(runs_dir), dataset, runs, seeds)
+    results = collect_runs(Path(runs_dir), dataset, runs, seeds, profile=profile)
     if not any(r.ok_seeds for r in results):
-        log.warning("none of the %d expected runs has metrics under %s/%s: the report shows only 'missing'",
-                    len(runs), runs_dir, dataset)
+        where = Path(runs_dir) / dataset / profile
+        if (out_dir / "README.md").exists() and not allow_empty:
+            raise EmptyReportError(f"none of the {len(runs)} expected runs has metrics under {where}; refusing to "
+                                   f"replace {out_dir / 'README.md'} with an all-missing report (check --runs-dir, "
+                                   "--dataset and --profile, or pass --allow-empty)")
+        log.warning("none of the %d expected runs has metrics under %s: the report shows only 'missing'",
+                    len(runs), where)
     tables = {"main": main_table(results, dataset, seeds), "ablation": ablation_table(results, dataset),
               "per_class_iou": class_table(results, dataset, "iou"),
               "per_class_f1": class_table(results, dataset, "f1")}
@@ -115,7 +125,7 @@ def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Pat
     prov, missing = provenance(results), missing_seeds(results)
     with atomic_path(out_dir / "README.md") as tmp:
         tmp.write_text(readme(dataset, seeds, runs, prov, missing, tables, figures, notes))
-    summary = {"dataset": dataset, "synthetic": is_synthetic(dataset),
+    summary = {"dataset": dataset, "profile": profile, "synthetic": is_synthetic(dataset),
                "caveat": SYNTHETIC_CAVEAT if is_synthetic(dataset) else None,
                "runs": runs, "seeds": seeds, "provenance": prov, "missing": missing,
                "tables": {name: table.data for name, table in tables.items()},

@@ -18,5 +18,5 @@ def test_two_process_gloo_run(prepared, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600,
                             env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = tmp_path / "synthetic" / "ms2mnet-full" / "seed0"
+    run_dir = tmp_path / "synthetic" / "tiny" / "ms2mnet-full" / "seed0"
     assert json.loads((run_dir / "metrics.json").read_text())["pixels"] > 0

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_run_writes_everything_a_report_needs(tiny_config, tmp_path):
     metrics = run(tiny_config("variant=no_dfe", "seed=3"))
-    run_dir = tmp_path / "synthetic" / "ms2mnet-no_dfe" / "seed3"
+    run_dir = tmp_path / "synthetic" / "tiny" / "ms2mnet-no_dfe" / "seed3"
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
     assert 0 <= saved["miou"] <= 1 and 0 <= saved["oa"] <= 1
@@ -58,7 +58,7 @@ def test_cli_run_then_predict_a_users_tile(tiny_overrides, tmp_path):
 
     overrides = [*tiny_overrides, "profile.train.epochs=1"]
     assert main(["run", "--run", "ms2mnet-rgb_only", *overrides]) == 0
-    checkpoint = tmp_path / "synthetic" / "ms2mnet-rgb_only" / "seed0" / "checkpoint.pt"
+    checkpoint = tmp_path / "synthetic" / "tiny" / "ms2mnet-rgb_only" / "seed0" / "checkpoint.pt"
     assert checkpoint.is_file()
 
     rng = np.random.default_rng(0)
@@ -75,6 +75,8 @@ def test_cli_run_then_predict_a_users_tile(tiny_overrides, tmp_path):
 def test_predict_names_a_missing_checkpoint(tmp_path, caplog):
     from ms2mnet.cli import main
 
-    assert main(["predict", "--checkpoint", str(tmp_path / "none.pt"), "--image", "a.tif", "--dsm", "b.tif",
-                 "--out", "c.png"]) == 2
+    for name in ("a.tif", "b.tif"):
+        (tmp_path / name).write_bytes(b"x")
+    assert main(["predict", "--checkpoint", str(tmp_path / "none.pt"), "--image", str(tmp_path / "a.tif"),
+                 "--dsm", str(tmp_path / "b.tif"), "--out", str(tmp_path / "c.png")]) == 2
     assert "none.pt: no such checkpoint" in caplog.text

@@ -20,7 +20,7 @@ def test_tinyseg_trains_evaluates_and_is_measured(prepared, tmp_path):
     train = subprocess.run([sys.executable, str(REPO / "baselines" / "run.py"), *overrides], env=env,
                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert train.returncode == 0, train.stderr[-3000:]
-    run_dir = tmp_path / "runs" / "synthetic" / "tinyseg"
+    run_dir = tmp_path / "runs" / "synthetic" / "tiny" / "tinyseg"
     metrics = json.loads((run_dir / "seed0" / "metrics.json").read_text())
     assert metrics["model"] == "tinyseg" and metrics["variant"] is None and 0 <= metrics["miou"] <= 1
     assert (run_dir / "seed0" / "checkpoint.pt").is_file()

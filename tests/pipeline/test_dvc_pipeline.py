@@ -66,3 +66,13 @@ def test_stages_declare_metrics_and_plots(pipeline):
     assert any("dvclive" in str(o) for o in run.outs if o.plot)
     cost = stages[f"complexity@{params['runs'][0]}"]
     assert [Path(str(o)).name for o in cost.outs if o.metric] == ["complexity.json"]
+
+
+def test_checkpoint_and_curves_survive_a_stage_rerun(pipeline):
+    """DVC deletes a stage's outputs before it reruns it, except `persist` ones: the checkpoint and the
+    dvclive curves must be kept, so an interrupted `dvc repro` resumes; the rest is rewritten."""
+    stages, _, params = pipeline
+    run = stages[f"run@{params['runs'][0]}-{params['seeds'][0]}"]
+    persisted = {Path(str(o)).name for o in run.outs if o.persist}
+    assert persisted == {"checkpoint.pt", "metrics"}    # metrics: dvclive/plots/metrics
+    assert all(f"/{params['profile']}/" in Path(str(o)).as_posix() for o in run.outs)

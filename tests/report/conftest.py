@@ -12,7 +12,7 @@ from .run_fixtures import FULL, NO_DFE, NO_VFE, centre_crops, write_prepared, wr
 
 @pytest.fixture(scope="session")
 def fixture_runs(tmp_path_factory) -> Path:
-    """runs/ of the `synthetic` dataset as run_fixtures describes (FULL, NO_DFE, ...); returns the runs folder."""
+    """runs/ of the `synthetic` dataset, smoke profile, as run_fixtures describes (FULL, NO_DFE, ...); returns the runs folder."""
     runs_dir = tmp_path_factory.mktemp("runs")
     crops = centre_crops()
     for seed, miou in FULL.items():
@@ -23,7 +23,7 @@ def fixture_runs(tmp_path_factory) -> Path:
         write_run(runs_dir, "synthetic", "ms2mnet-no_vfe", seed, miou, gmacs=21.41, params=23_630_000,
                   predictions=crops)
     write_run(runs_dir, "synthetic", "ms2mnet-no_asaf", 0, 0.81, gmacs=26.53)
-    failed = runs_dir / "synthetic" / "ms2mnet-rgb_only" / "seed0"
+    failed = runs_dir / "synthetic" / "smoke" / "ms2mnet-rgb_only" / "seed0"
     failed.mkdir(parents=True)
     (failed / "run.log").write_text("RuntimeError: non-finite loss at iteration 7\n")
     return runs_dir

@@ -17,18 +17,19 @@ TEST_TILES = ("area5", "area21")
 
 def write_run(runs_dir: Path, dataset: str, run: str, seed: int, miou: float, mf1: float | None = None,
               oa: float | None = None, selection: str = "last", gmacs: float = 33.39, params: int = 47_340_000,
-              latency_ms: float = 400.0, predictions: dict[str, np.ndarray] | None = None) -> Path:
+              latency_ms: float = 400.0, predictions: dict[str, np.ndarray] | None = None,
+              profile: str = "smoke") -> Path:
     """A seed directory as `ms2mnet run` leaves it, and the run's complexity.json as the pipeline's
     complexity stage leaves it; metrics in fractions, per-class IoU = miou + 0.01 * class."""
     model, _, variant = run.partition("-")
-    folder = runs_dir / dataset / run / f"seed{seed}"
+    folder = runs_dir / dataset / profile / run / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     per_class = {c: {"precision": 0.5, "recall": 0.5, "f1": miou + 0.05 + 0.01 * i, "iou": miou + 0.01 * i}
                  for i, c in enumerate(CLASSES)}
     metrics = {"oa": oa if oa is not None else miou + 0.1, "mf1": mf1 if mf1 is not None else miou + 0.05,
                "miou": miou, "kappa": 0.5, "mf1_6": 0.5, "miou_6": 0.5, "per_class": per_class,
                "confusion_matrix": [[1] * 6] * 6, "selection": selection, "selected_epoch": 3, "run": run,
-               "model": model, "variant": variant, "dataset": dataset, "profile": "smoke", "seed": seed,
+               "model": model, "variant": variant, "dataset": dataset, "profile": profile, "seed": seed,
                "eval_window": 64, "eval_stride": 32, "tta": False}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     (folder.parent / "complexity.json").write_text(json.dumps({   # once per run, beside the seeds

@@ -21,7 +21,8 @@ FIGURES = ("accuracy_cost", "ablation", "per_class_iou", "scaling", "training", 
 @pytest.fixture(scope="module")
 def rendered(fixture_runs, fixture_prepared, scaling_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    summary = render_report("synthetic", fixture_runs, fixture_prepared, out, RUNS, SEEDS, scaling=scaling_file)
+    summary = render_report("synthetic", fixture_runs, fixture_prepared, out, RUNS, SEEDS, scaling=scaling_file,
+                            profile="smoke")
     return out, summary
 
 
@@ -73,7 +74,7 @@ def test_summary_numbers(rendered):
 
 def test_without_scaling_file_the_figure_is_skipped_with_a_note(fixture_runs, fixture_prepared, tmp_path):
     summary = render_report("synthetic", fixture_runs, tmp_path / "no-prepared", tmp_path / "out",
-                            ["ms2mnet-full", "ms2mnet-attention"], [0, 1])
+                            ["ms2mnet-full", "ms2mnet-attention"], [0, 1], profile="smoke")
     assert summary["figures"]["Mixer scaling"] is None and summary["figures"]["Qualitative mosaic"] is None
     text = (tmp_path / "out" / "README.md").read_text()
     assert "Mixer scaling figure skipped: no `--scaling FILE.json` given" in text
@@ -83,17 +84,17 @@ def test_without_scaling_file_the_figure_is_skipped_with_a_note(fixture_runs, fi
 
 def test_nothing_to_report_still_renders_missing(tmp_path):
     summary = render_report("synthetic", tmp_path / "runs", tmp_path / "prepared", tmp_path / "out",
-                            ["ms2mnet-full"], [0])
+                            ["ms2mnet-full"], [0], profile="smoke")
     assert summary["tables"]["main"][0]["miou_mean"] is None
     assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | missing |" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="at least one run"):
-        render_report("synthetic", tmp_path, tmp_path, tmp_path / "out", [], [0])
+        render_report("synthetic", tmp_path, tmp_path, tmp_path / "out", [], [0], profile="smoke")
     with pytest.raises(FileNotFoundError, match="ms2mnet bench scaling"):
         render_report("synthetic", tmp_path, tmp_path, tmp_path / "out", ["ms2mnet-full"], [0],
-                      scaling=tmp_path / "absent.json")
+                      scaling=tmp_path / "absent.json", profile="smoke")
 
 
 @pytest.mark.parametrize("shape, side", [((40, 48), 24), ((41, 47), 24), ((40, 48), 40), ((30, 100), 64)])
@@ -104,7 +105,8 @@ def test_crop_box_is_the_box_evaluation_saved(shape, side):
 
 
 def test_mosaic_rows_show_the_ground_truth_under_each_prediction(fixture_runs, fixture_prepared):
-    results = collect_runs(fixture_runs, "synthetic", ["ms2mnet-no_asaf", "ms2mnet-no_dfe", "ms2mnet-full"], SEEDS)
+    results = collect_runs(fixture_runs, "synthetic", ["ms2mnet-no_asaf", "ms2mnet-no_dfe", "ms2mnet-full"], SEEDS,
+                           profile="smoke")
     rows = mosaic_rows(results, list(TEST_TILES))
     # full first; no_asaf saved no predictions, so it is left out
     assert [p.label for p in rows["area5"]] == ["ms2mnet-full, seed 0", "ms2mnet-no_dfe, seed 0"]
@@ -118,15 +120,16 @@ def test_mosaic_rows_show_the_ground_truth_under_each_prediction(fixture_runs, f
 
 
 def test_training_logs_are_read_per_seed(fixture_runs):
-    folder = fixture_runs / "synthetic" / "ms2mnet-full"
+    folder = fixture_runs / "synthetic" / "smoke" / "ms2mnet-full"
     losses = read_losses({"ms2mnet-full": [folder / "seed0", folder / "seed1"], "ms2mnet-attention":
-                          [fixture_runs / "synthetic" / "ms2mnet-attention" / "seed0"]})
+                          [fixture_runs / "synthetic" / "smoke" / "ms2mnet-attention" / "seed0"]})
     assert len(losses) == 6 and set(losses["run"]) == {"ms2mnet-full"}
     assert losses.groupby("step")["loss"].mean().loc[5] == pytest.approx(2.0 / 5 + 0.5)
 
 
 def test_an_empty_ablation_table_says_so(fixture_runs, tmp_path):
-    render_report("synthetic", fixture_runs, tmp_path, tmp_path / "out", ["ms2mnet-full"], [0, 1, 2])
+    render_report("synthetic", fixture_runs, tmp_path, tmp_path / "out", ["ms2mnet-full"], [0, 1, 2],
+                  profile="smoke")
     text = (tmp_path / "out" / "README.md").read_text()
     assert "## 2. Ablations against MS2MNet full" in text
     assert "_No run in `--runs` belongs in this table._" in text

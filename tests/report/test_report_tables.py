@@ -16,7 +16,7 @@ from .run_fixtures import RUNS, SEEDS, write_run
 
 @pytest.fixture(scope="module")
 def results(fixture_runs):
-    return collect_runs(fixture_runs, "synthetic", RUNS, SEEDS)
+    return collect_runs(fixture_runs, "synthetic", RUNS, SEEDS, profile="smoke")
 
 
 def test_collect_tells_missing_from_failed(results):
@@ -122,7 +122,8 @@ def test_real_dataset_shows_paper_numbers_and_differences(tmp_path):
     write_run(tmp_path, "vaihingen", "ms2mnet-full", 1, 0.85)
     write_run(tmp_path, "vaihingen", "paperbaseline", 0, 0.78, mf1=0.88, oa=0.905, selection="test_best")
     write_run(tmp_path, "vaihingen", "ms2mnet-no_dfe", 0, 0.80)
-    results = collect_runs(tmp_path, "vaihingen", ["ms2mnet-full", "paperbaseline", "ms2mnet-no_dfe"], [0, 1])
+    results = collect_runs(tmp_path, "vaihingen", ["ms2mnet-full", "paperbaseline", "ms2mnet-no_dfe"], [0, 1],
+                           profile="smoke")
     table = main_table(results, "vaihingen", [0, 1])
     assert table.title == "Main comparison (vaihingen)"
     assert table.cell("ms2mnet-full", "mIoU") == "84.00 ± 12.71"
@@ -142,8 +143,8 @@ def test_real_dataset_shows_paper_numbers_and_differences(tmp_path):
 def test_runs_without_a_common_seed_are_not_paired(tmp_path):
     write_run(tmp_path, "synthetic", "ms2mnet-full", 0, 0.80)
     write_run(tmp_path, "synthetic", "ms2mnet-no_dfe", 1, 0.75)
-    table = ablation_table(collect_runs(tmp_path, "synthetic", ["ms2mnet-full", "ms2mnet-no_dfe"], [0, 1]),
-                           "synthetic")
+    runs = collect_runs(tmp_path, "synthetic", ["ms2mnet-full", "ms2mnet-no_dfe"], [0, 1], profile="smoke")
+    table = ablation_table(runs, "synthetic")
     assert table.cell("no_dfe", "mIoU") == "75.00 (n=1)"
     assert table.cell("no_dfe", "Δ mIoU") == "no paired seed"
     assert table.cell("no_dfe", "p (mIoU)") == "n/a"

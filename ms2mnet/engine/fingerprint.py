@@ -1,0 +1,73 @@
+"""The fingerprint of a run: every setting that shapes its training, flat (`profile.train.lr: 0.01`).
+
+It is stored in the checkpoint; a resume whose fingerprint differs stops before any training, so a
+checkpoint is never continued under other hyperparameters while config.yaml claims the new ones.
+Evaluation settings are not part of it (a new evaluation stride may reuse a trained checkpoint), nor
+are bookkeeping settings that leave the weights unchanged (workers, checkpoint and log intervals).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+# completed config keys (after experiment.complete_model_config and the prepared data's dsm_scaling)
+KEYS = ("model.name", "model.module", "variant", "model.options", "model.pretrained", "model.loss",
+        "model.loss_weights", "model.aux_weights", "dataset.name", "dataset.dsm_scaling", "seed")
+TRAIN_BOOKKEEPING = ("num_workers", "checkpoint_every", "log_every")
+UNSET = "(unset)"
+
+
+class ResumeMismatchError(ValueError):
+    """The run folder's checkpoint was trained under another configuration."""
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}", inner, out)
+    else:
+        out[prefix] = value
+
+
+def training_fingerprint(cfg: DictConfig) -> dict[str, Any]:
+    """The settings of `cfg` that shape training, as {dotted key: plain value}."""
+    out: dict[str, Any] = {}
+    for key in KEYS:
+        value = OmegaConf.select(cfg, key, default=None)
+        _flatten(key, OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value, out)
+    train = OmegaConf.to_container(cfg.profile.train, resolve=True)
+    for key, value in train.items():
+        if key not in TRAIN_BOOKKEEPING:
+            _flatten(f"profile.train.{key}", value, out)
+    return out
+
+
+def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """`key (old -> new)` for every key whose value differs, sorted."""
+    return [f"{key} ({saved.get(key, UNSET)!r} -> {current.get(key, UNSET)!r})"
+            for key in sorted(saved.keys() | current.keys()) if saved.get(key, UNSET) != current.get(key, UNSET)]
+
+
+def check_fingerprint(saved: dict[str, Any] | None, current: dict[str, Any], checkpoint: Path) -> None:
+    """Raise ResumeMismatchError (one line: the differing keys and the ways out) unless they agree."""
+    if saved == current:
+        return
+    if saved is None:
+        what = "records no training fingerprint (written by an older version of the suite)"
+    else:
+        what = "was trained with other settings: " + ", ".join(differences(saved, current))
+    raise ResumeMismatchError(
+        f"{checkpoint} {what}; not resuming it. Either start over with resume=false (under `dvc repro`: delete "
+        f"{checkpoint.name} first), or write this configuration to another run folder (paths.runs=...)")
+
+
+def check_resumable(checkpoint: Path, fingerprint: dict[str, Any]) -> None:
+    """Before any work: a `checkpoint` that exists must be one of ours whose fingerprint agrees."""
+    from .checkpoint import RESUME_KEYS, load_checkpoint
+
+    if Path(checkpoint).exists():
+        saved = load_checkpoint(checkpoint, require=RESUME_KEYS)
+        check_fingerprint(saved.get("fingerprint"), fingerprint, Path(checkpoint))
