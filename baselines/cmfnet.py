@@ -14,7 +14,7 @@ Departures from the official code (functionally equivalent, or forced by the out
 - Parameters the official model holds but never uses are not built: three of the four per-head key
   and value projections (its forward applies key[0]/value[0] to every head), the unused block 1-4
   gates, the DSM stream's update in the last cross layer and its reconstruction (both computed, then
-  discarded). 8,540,800 parameters and about 1.9 GMACs at 256x256; docs/baselines-vgg.md has the sums.
+  discarded). 8,540,800 parameters and about 1.9 GMACs at 256x256; docs/baselines.md has the sums.
 - Position embeddings are learned for the 16x16 grid of a 256x256 input (as the official) and
   resized bilinearly for other input sizes (the official accepts only 256x256).
 - Attention is written out with matmuls, not scaled_dot_product_attention: an InstanceNorm sits between
