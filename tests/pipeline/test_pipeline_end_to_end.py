@@ -32,9 +32,9 @@ def test_dvc_repro_from_archives_to_reports(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     for run in params["runs"]:
-        assert (tmp_path / f"runs/synthetic/{run}/complexity.json").is_file()
+        assert (tmp_path / f"runs/synthetic/tiny/{run}/complexity.json").is_file()
         for seed in params["seeds"]:
-            assert (tmp_path / f"runs/synthetic/{run}/seed{seed}/metrics.json").is_file()
+            assert (tmp_path / f"runs/synthetic/tiny/{run}/seed{seed}/metrics.json").is_file()
     report = (tmp_path / "reports" / "README.md").read_text()
     assert "synthetic" in report.lower() and "ms2mnet-rgb_only" in report
     assert len(list((tmp_path / "reports" / "figures").glob("*.png"))) >= 5
