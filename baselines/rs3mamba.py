@@ -45,6 +45,9 @@ from ms2mnet.models import Reported, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 from ms2mnet.ops import SS2D
 
+from .unetformer import (Block, ConvBN, ConvBNReLU, FeatureRefinementHead, GlobalLocalAttention, Mlp,
+                         WeightedFusion)
+
 log = logging.getLogger(__name__)
 
 RESNET_TAG = "resnet18.fb_swsl_ig1b_ft_in1k"   # timm's name for the official swsl_resnet18
@@ -147,97 +150,6 @@ class VSSMEncoder(nn.Module):
 
 # --- UNetFormer's building blocks, shared by the fusion blocks and the decoder ---
 
-def pad_reflect(x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
-    """Reflect padding (left, right, top, bottom), or replicate where the map is too small to reflect."""
-    height, width = x.shape[-2:]
-    fits = max(pad[0], pad[1]) < width and max(pad[2], pad[3]) < height
-    return F.pad(x, pad, mode="reflect" if fits else "replicate")
-
-
-class ConvBN(nn.Sequential):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
-        super().__init__(nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=False),
-                         nn.BatchNorm2d(out_channels))
-
-
-class ConvBNReLU(nn.Sequential):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
-        super().__init__(nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=False),
-                         nn.BatchNorm2d(out_channels), nn.ReLU6())
-
-
-class SeparableConvBN(nn.Sequential):
-    """Depthwise k x k conv, BN, pointwise 1x1 conv (no biases)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
-        super().__init__(nn.Conv2d(in_channels, in_channels, kernel_size, padding=(kernel_size - 1) // 2,
-                                   groups=in_channels, bias=False),
-                         nn.BatchNorm2d(out_channels), nn.Conv2d(in_channels, out_channels, 1, bias=False))
-
-
-class Mlp(nn.Module):
-    """1x1 conv -> ReLU6 -> 1x1 conv (with biases)."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Conv2d(dim, hidden, 1)
-        self.act = nn.ReLU6()
-        self.fc2 = nn.Conv2d(hidden, dim, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
-def relative_position_index(window: int) -> Tensor:
-    """(w*w, w*w) index into a (2w-1)^2 bias table for every pair of positions in a window (Swin)."""
-    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
-    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)   # N N 2
-    return relative[..., 0] * (2 * window - 1) + relative[..., 1]
-
-
-class GlobalLocalAttention(nn.Module):
-    """UNetFormer's global-local attention. Global: multi-head attention in non-overlapping windows with
-    a relative position bias, then average pooling along columns and rows of a window's length. Local:
-    3x3 + 1x1 ConvBN of `local` (RS3Mamba's FusionAttention: the VSS features, `local_dim` channels) or
-    of x itself (the decoder's blocks). The sum goes through a separable projection of kernel `window`."""
-
-    def __init__(self, dim: int, num_heads: int, window: int = 8, local_dim: int | None = None) -> None:
-        super().__init__()
-        self.num_heads, self.window = num_heads, window
-        self.qkv = nn.Conv2d(dim, 3 * dim, 1, bias=False)
-        self.local1 = ConvBN(local_dim or dim, dim, 3)
-        self.local2 = ConvBN(local_dim or dim, dim, 1)
-        self.proj = SeparableConvBN(dim, dim, window)
-        self.attn_x = nn.AvgPool2d((window, 1), stride=1, padding=(window // 2 - 1, 0))
-        self.attn_y = nn.AvgPool2d((1, window), stride=1, padding=(0, window // 2 - 1))
-        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
-        self.register_buffer("relative_position_index", relative_position_index(window), persistent=False)
-        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-
-    def window_attention(self, x: Tensor) -> Tensor:
-        b, c, hp, wp = x.shape
-        ws, heads = self.window, self.num_heads
-        hh, ww = hp // ws, wp // ws
-        qkv = self.qkv(x).view(b, 3, heads, c // heads, hh, ws, ww, ws)
-        q, k, v = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(3, b * hh * ww, heads, ws * ws, c // heads)
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        bias = bias.view(ws * ws, ws * ws, heads).permute(2, 0, 1)                       # heads N N
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0).to(q.dtype))  # B' heads N d
-        out = out.view(b, hh, ww, heads, ws, ws, c // heads).permute(0, 3, 6, 1, 4, 2, 5)
-        return out.reshape(b, c, hp, wp)
-
-    def forward(self, x: Tensor, local: Tensor | None = None) -> Tensor:
-        _, _, h, w = x.shape
-        local = x if local is None else local
-        local = self.local2(local) + self.local1(local)
-        ws = self.window
-        padded = pad_reflect(x, (0, (ws - w % ws) % ws, 0, (ws - h % ws) % ws))
-        attn = self.window_attention(padded)[:, :, :h, :w]
-        out = self.attn_x(pad_reflect(attn, (0, 0, 0, 1))) + self.attn_y(pad_reflect(attn, (0, 1, 0, 0)))
-        out = self.proj(pad_reflect(out + local, (0, 1, 0, 1)))
-        return out[:, :, :h, :w]
-
-
 class FusionBlock(nn.Module):
     """x + FusionAttention(BN x, BN y), then x + MLP(BN x): x the CNN features, y the VSS features."""
 
@@ -252,60 +164,6 @@ class FusionBlock(nn.Module):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         x = x + self.attn(self.normx(x), self.normy(y))
         return x + self.mlp(self.norm2(x))
-
-
-class Block(nn.Module):
-    """UNetFormer's global-local transformer block: x + attn(BN x), then x + MLP(BN x), MLP ratio 4."""
-
-    def __init__(self, dim: int = 64, num_heads: int = 8, window: int = 8, mlp_ratio: float = 4.0) -> None:
-        super().__init__()
-        self.norm1 = nn.BatchNorm2d(dim)
-        self.attn = GlobalLocalAttention(dim, num_heads, window)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self.norm2 = nn.BatchNorm2d(dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-
-class WeightedFusion(nn.Module):
-    """WF: x2 bilinear upsampling, w0 * 1x1(skip) + w1 * x with ReLU'd weights normalised to sum 1, 3x3
-    ConvBNReLU."""
-
-    def __init__(self, in_channels: int, channels: int = 64, eps: float = 1e-8) -> None:
-        super().__init__()
-        self.pre_conv = nn.Conv2d(in_channels, channels, 1, bias=False)
-        self.weights = nn.Parameter(torch.ones(2))
-        self.eps = eps
-        self.post_conv = ConvBNReLU(channels, channels, 3)
-
-    def fuse(self, x: Tensor, skip: Tensor) -> Tensor:
-        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        weights = F.relu(self.weights)
-        weights = weights / (weights.sum() + self.eps)
-        return self.post_conv(weights[0] * self.pre_conv(skip) + weights[1] * x)
-
-    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        return self.fuse(x, skip)
-
-
-class FeatureRefinementHead(WeightedFusion):
-    """FRH: weighted fusion with the 1/4 features, then spatial (depthwise 3x3, sigmoid) plus channel
-    (squeeze by 16, sigmoid) attention, a separable projection and a 1x1 ConvBN shortcut, ReLU6."""
-
-    def __init__(self, in_channels: int, channels: int = 64) -> None:
-        super().__init__(in_channels, channels)
-        self.pa = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, groups=channels), nn.Sigmoid())
-        self.ca = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, channels // 16, 1, bias=False),
-                                nn.ReLU6(), nn.Conv2d(channels // 16, channels, 1, bias=False), nn.Sigmoid())
-        self.shortcut = ConvBN(channels, channels, 1)
-        self.proj = SeparableConvBN(channels, channels, 3)
-        self.act = nn.ReLU6()
-
-    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        x = self.fuse(x, skip)
-        return self.act(self.proj(self.pa(x) * x + self.ca(x) * x) + self.shortcut(x))
 
 
 class Decoder(nn.Module):

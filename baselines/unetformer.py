@@ -78,21 +78,22 @@ def relative_position_index(window: int) -> Tensor:
 
 
 class GlobalLocalAttention(nn.Module):
-    """Global branch: multi-head attention in non-overlapping windows with relative position bias, then
-    average pooling along columns and rows of a window's length; local branch: 3x3 + 1x1 ConvBN; the sum
-    goes through a depthwise-separable projection of kernel `window`."""
+    """UNetFormer's global-local attention. Global: multi-head attention in non-overlapping windows with
+    a relative position bias, then average pooling along columns and rows of a window's length. Local:
+    3x3 + 1x1 ConvBN of `local` (RS3Mamba's FusionAttention: the VSS features, `local_dim` channels) or
+    of x itself (the decoder's blocks). The sum goes through a separable projection of kernel `window`."""
 
-    def __init__(self, dim: int = 64, num_heads: int = 8, window: int = 8) -> None:
+    def __init__(self, dim: int, num_heads: int, window: int = 8, local_dim: int | None = None) -> None:
         super().__init__()
         self.num_heads, self.window = num_heads, window
         self.qkv = nn.Conv2d(dim, 3 * dim, 1, bias=False)
-        self.local1 = ConvBN(dim, dim, 3)
-        self.local2 = ConvBN(dim, dim, 1)
+        self.local1 = ConvBN(local_dim or dim, dim, 3)
+        self.local2 = ConvBN(local_dim or dim, dim, 1)
         self.proj = SeparableConvBN(dim, dim, window)
         self.attn_x = nn.AvgPool2d((window, 1), stride=1, padding=(window // 2 - 1, 0))
         self.attn_y = nn.AvgPool2d((1, window), stride=1, padding=(0, window // 2 - 1))
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
-        self.register_buffer("relative_position_index", relative_position_index(window))
+        self.register_buffer("relative_position_index", relative_position_index(window), persistent=False)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
     def window_attention(self, x: Tensor) -> Tensor:
@@ -102,14 +103,15 @@ class GlobalLocalAttention(nn.Module):
         qkv = self.qkv(x).view(b, 3, heads, c // heads, hh, ws, ww, ws)
         q, k, v = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(3, b * hh * ww, heads, ws * ws, c // heads)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        bias = bias.view(ws * ws, ws * ws, heads).permute(2, 0, 1)                      # heads N N
+        bias = bias.view(ws * ws, ws * ws, heads).permute(2, 0, 1)                       # heads N N
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0).to(q.dtype))  # B' heads N d
         out = out.view(b, hh, ww, heads, ws, ws, c // heads).permute(0, 3, 6, 1, 4, 2, 5)
         return out.reshape(b, c, hp, wp)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, local: Tensor | None = None) -> Tensor:
         _, _, h, w = x.shape
-        local = self.local2(x) + self.local1(x)
+        local = x if local is None else local
+        local = self.local2(local) + self.local1(local)
         ws = self.window
         padded = pad_reflect(x, (0, (ws - w % ws) % ws, 0, (ws - h % ws) % ws))
         attn = self.window_attention(padded)[:, :, :h, :w]
