@@ -1,13 +1,18 @@
 """The fingerprint of a run: every setting that shapes its training, flat (`profile.train.lr: 0.01`).
 
 It is stored in the checkpoint; a resume whose fingerprint differs stops before any training, so a
-checkpoint is never continued under other hyperparameters while config.yaml claims the new ones.
+checkpoint is never continued under other hyperparameters while config.yaml claims the new ones. It
+includes `code`, a digest of the source that shapes training (the suite's models, ops, engine, samplers
+and the model's own package): under `dvc repro` a stage rerun for a code change must not re-evaluate
+weights that older code trained.
 Evaluation settings are not part of it (a new evaluation stride may reuse a trained checkpoint), nor
 are bookkeeping settings that leave the weights unchanged (workers, checkpoint and log intervals).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,8 @@ KEYS = ("model.name", "model.module", "variant", "model.options", "model.pretrai
         "model.loss_weights", "model.aux_weights", "dataset.name", "dataset.dsm_scaling", "seed")
 TRAIN_BOOKKEEPING = ("num_workers", "checkpoint_every", "log_every")
 UNSET = "(unset)"
+PACKAGE = Path(__file__).resolve().parents[1]
+TRAINING_CODE = ("models", "ops", "engine", "data/sampling.py", "data/store.py")
 
 
 class ResumeMismatchError(ValueError):
@@ -32,9 +39,23 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def code_digest(model_module: str) -> str:
+    """sha256 (first 16 hex digits) of the suite's training code and of the package holding `model_module`."""
+    spec = importlib.util.find_spec(model_module)
+    origin = Path(spec.origin).resolve() if spec and spec.origin else None
+    roots = [PACKAGE / part for part in TRAINING_CODE] + ([origin.parent] if origin else [])
+    files = sorted({f for root in roots for f in ([root] if root.is_file() else root.rglob("*.py"))})
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def training_fingerprint(cfg: DictConfig) -> dict[str, Any]:
-    """The settings of `cfg` that shape training, as {dotted key: plain value}."""
-    out: dict[str, Any] = {}
+    """The settings of `cfg` that shape training, and the code digest, as {dotted key: plain value}."""
+    from ms2mnet.models import get_model
+
+    out: dict[str, Any] = {"code": code_digest(get_model(cfg.model.name).module)}
     for key in KEYS:
         value = OmegaConf.select(cfg, key, default=None)
         _flatten(key, OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value, out)

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from ms2mnet.engine.checkpoint import load_checkpoint
-from ms2mnet.engine.fingerprint import ResumeMismatchError, check_fingerprint, differences, training_fingerprint
+from ms2mnet.engine.fingerprint import (ResumeMismatchError, check_fingerprint, code_digest, differences,
+                                       training_fingerprint)
 from ms2mnet.experiment import complete_model_config, run
 
 
@@ -32,6 +33,20 @@ def test_fingerprint_holds_what_shapes_training_and_not_evaluation(tiny_config):
     other = tiny_config("variant=no_dfe", "profile.eval.stride=8", "profile.train.checkpoint_every=1")
     complete_model_config(other)
     assert training_fingerprint(other) == fp
+
+
+def test_code_digest_follows_the_models_package(tmp_path, monkeypatch):
+    package = tmp_path / "digest_models"
+    package.mkdir()
+    (package / "net.py").write_text("WIDTH = 8\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = code_digest("digest_models.net")
+    assert code_digest("digest_models.net") == before and len(before) == 16
+    (package / "blocks.py").write_text("DEPTH = 2\n")      # a module beside it counts too
+    after = code_digest("digest_models.net")
+    assert after != before
+    (package / "net.py").write_text("WIDTH = 16\n")
+    assert code_digest("digest_models.net") != after
 
 
 def test_differences_name_each_key_old_to_new(tmp_path):
