@@ -189,6 +189,6 @@ def measure(cfg: DictConfig) -> dict:
     return measure_complexity(cfg.model.name, cfg.variant, cfg.dataset.num_classes, settings.size,
                               device=str(device), latency_runs=settings.latency_runs,
                               latency_warmup=settings.warmup, amp=cfg.amp and device.type == "cuda",
-                              memory=settings.get("memory", True),
+                              memory=settings.get("memory", True), aux=settings.get("aux", True),
                               options=OmegaConf.to_container(cfg.model.options, resolve=True),
                               out_path=run_dir_of(cfg).parent / "complexity.json")

@@ -28,10 +28,11 @@ log = logging.getLogger(__name__)
 
 def measure_complexity(model_name: str, variant: str | None = None, num_classes: int = 6, size: int = 256, *,
                        device: str = "cpu", latency_runs: int = 20, latency_warmup: int = 5,
-                       throughput_batch: int = 1, amp: bool = False, memory: bool = True,
+                       throughput_batch: int = 1, amp: bool = False, memory: bool = True, aux: bool = True,
                        options: dict | None = None, out_path: Path | None = None) -> dict:
     """Measure a freshly built `model_name`/`variant` (pretrained=False) at 1x3xSxS + 1x1xSxS in eval mode;
-    `gmacs_with_aux` also counts the heads that run only in training (`count_flops_with_aux`).
+    `gmacs_with_aux` also counts the heads that run only in training (`count_flops_with_aux`; `aux=False`
+    skips that second count and records None).
 
     GMACs are counted on the CPU; latency (batch 1, `latency_runs` after `latency_warmup`) and throughput
     (batch `throughput_batch`) on `device`, AMP on CUDA if asked; `memory=False` skips the peak-memory
@@ -43,7 +44,7 @@ def measure_complexity(model_name: str, variant: str | None = None, num_classes:
     torch.manual_seed(0)
     model = build_model(model_name, variant=variant, num_classes=num_classes, pretrained=False, **options).eval()
     flops = count_flops(model, example_inputs(size))
-    flops_with_aux = count_flops_with_aux(model, example_inputs(size))
+    flops_with_aux = count_flops_with_aux(model, example_inputs(size)) if aux else None
     groups = module_groups(model)
     model.to(device)
     latency = measure_latency(model, example_inputs(size, 1, device), latency_warmup, latency_runs, amp)
@@ -60,7 +61,7 @@ def measure_complexity(model_name: str, variant: str | None = None, num_classes:
         "unit": UNIT,
         "gmacs": flops.gmacs,
         "gmacs_by_group": {group: macs / 1e9 for group, macs in flops.by_group(groups).items()},
-        "gmacs_with_aux": flops_with_aux.gmacs,  # train-mode graph, BN counted as in eval
+        "gmacs_with_aux": flops_with_aux.gmacs if aux else None,  # train-mode graph, BN in eval mode
         "unsupported_ops": flops.unsupported,
         "unknown_ops": flops.unknown,
         "params": count_parameters(model),

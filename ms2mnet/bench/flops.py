@@ -49,13 +49,6 @@ def sdpa_macs(inputs: list[Any], outputs: list[Any]) -> int:
     return prod(batch) * lq * lk * (dqk + dv)
 
 
-def batch_norm_inference_macs(inputs: list[Any], outputs: list[Any]) -> int:
-    """batch_norm as fvcore counts it in eval mode whatever the mode: 2 per element with an affine
-    (scale and shift), 1 without. In train mode fvcore would count 5 per element for the statistics."""
-    affine = get_shape(inputs[1]) is not None
-    return prod(get_shape(inputs[0])) * (2 if affine else 1)
-
-
 def _scan_arguments(inputs: list[Any], outputs: list[Any]) -> list[Any]:
     """The scan's positional arguments (u, delta, A, B, C, D, z, ...) as shapes, None where absent. The
     custom op lists every argument (None as a constant); an autograd Function's trace node lists only its
@@ -153,9 +146,11 @@ def count_flops(model: nn.Module, inputs: tuple[torch.Tensor, ...],
 def count_flops_with_aux(model: nn.Module, inputs: tuple[torch.Tensor, ...], handles: dict[str, Any] | None = None,
                          compute_attention: bool = True) -> FlopCount:
     """Count one train-mode forward, so that heads that run only in training (MS2MNet's auxiliary heads)
-    are included, as when the authors ran thop on a model left in train mode. Batch norm is counted as
-    in eval mode, so the difference to `count_flops` in eval mode is the training-only heads alone.
-    Counts a copy: a train-mode forward would update the model's BN running statistics."""
+    are included, as when the authors ran thop on a model left in train mode. Batch norm stays in eval
+    mode (counted as such, and a batch of one is valid), so the difference to `count_flops` in eval mode
+    is the training-only heads alone. Counts a copy, so the model itself is left as it was."""
     twin = copy.deepcopy(model).train()
-    return count_flops(twin, inputs, {"aten::batch_norm": batch_norm_inference_macs, **(handles or {})},
-                       compute_attention)
+    for module in twin.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    return count_flops(twin, inputs, handles, compute_attention)
