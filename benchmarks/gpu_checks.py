@@ -115,8 +115,8 @@ def compare_evaluators(name: str, args: argparse.Namespace, device: torch.device
     image_np, dsm_np = tile["image"].permute(1, 2, 0).numpy(), tile["dsm"][0].numpy()   # H W C on the host
 
     def ours():
-        return sliding_window_logits(model, image, dsm, NUM_CLASSES, args.window, args.stride, args.eval_batch,
-                                     amp=amp).argmax(0).cpu().numpy()
+        return sliding_window_logits(model, image, dsm, NUM_CLASSES, window=args.window, stride=args.stride,
+                                     batch_size=args.eval_batch, amp=amp).argmax(0).cpu().numpy()
 
     def theirs():
         return host_copy_predict(model, image_np, dsm_np, NUM_CLASSES, args.window, args.stride, args.eval_batch,

@@ -118,7 +118,7 @@ def evaluation_time(model: torch.nn.Module, device: torch.device, *, tiles: int,
         model(torch.rand(batch, 3, window, window, device=device), torch.rand(batch, 1, window, window, device=device))
     _synchronize(device)
     start = time.perf_counter()
-    evaluate(model, tile_set, device, window, stride, batch, tta=False, amp=amp)
+    evaluate(model, tile_set, device, window=window, stride=stride, batch_size=batch, tta=False, amp=amp)
     _synchronize(device)
     seconds = time.perf_counter() - start
     padded = (max(tile_size[0], window), max(tile_size[1], window))

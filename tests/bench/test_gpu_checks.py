@@ -52,7 +52,7 @@ def test_host_copy_loop_matches_the_evaluator():
     torch.manual_seed(0)
     model = PixelNet().eval()
     image, dsm = torch.rand(3, 40, 56), torch.rand(1, 40, 56)
-    ours = sliding_window_logits(model, image, dsm, 6, 16, 8, 3).argmax(0).numpy()
+    ours = sliding_window_logits(model, image, dsm, 6, window=16, stride=8, batch_size=3).argmax(0).numpy()
     theirs = host_copy_predict(model, image.permute(1, 2, 0).numpy(), dsm[0].numpy(), 6, 16, 8, 3,
                                torch.device("cpu"))
     direct = model(image[None], dsm[None])[0].argmax(0).numpy()   # overlaps add the same logits up

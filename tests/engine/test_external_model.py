@@ -27,7 +27,7 @@ def test_tinyseg_trains_evaluates_and_is_measured(prepared, tmp_path):
 
     # The complexity stage measures peak memory in a spawned child, which must find the model too.
     cost = subprocess.run([sys.executable, "-m", "ms2mnet.cli", "complexity", "--run", "tinyseg",
-                           *overrides[2:]], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+                           *overrides[2:], "profile.complexity.memory=true"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert cost.returncode == 0, cost.stderr[-3000:]
     record = json.loads((run_dir / "complexity.json").read_text())
     assert record["params"]["total"] == 4 * 8 * 9 + 8 + 8 * 6 + 6

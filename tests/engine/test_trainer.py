@@ -31,7 +31,7 @@ def test_short_run_learns_beyond_the_majority_class(prepared, tmp_path):
     model = fresh_run(store, tmp_path, s, variant="no_vfe")
     losses = [float(line.split("\t")[-1]) for line in
               (tmp_path / "dvclive/plots/metrics/train/loss.tsv").read_text().splitlines()[1:]]
-    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5   # the loss falls by more than 30%
     crops = RandomCrops(store, "train", 64, 16, seed=0)
     batch = [crops[i] for i in range(16)]
     label = torch.stack([b["label"] for b in batch])

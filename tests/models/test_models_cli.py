@@ -23,4 +23,4 @@ def test_models_without_variants_are_listed(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for name in ("esanet", "cmgfnet", "unetformer"):
-        assert f"| {name} | - |" in out
+        assert f"| {name} | – |" in out

@@ -50,7 +50,8 @@ def test_verdict_words():
 
 
 def test_verdict_table_rows(real_runs, verdictnet):
-    runs = collect_runs(real_runs, "vaihingen", ["ms2mnet-full", "ms2mnet-no_dfe", verdictnet], [0, 1, 2])
+    runs = collect_runs(real_runs, "vaihingen", ["ms2mnet-full", "ms2mnet-no_dfe", verdictnet], [0, 1, 2],
+                        profile="smoke")
     table = verdict_table(runs, "vaihingen")
     got = {(row[0], row[2]): row for row in table.rows}
     # Ablation variants have no published number; MS2MNet publishes mIoU only.
@@ -64,7 +65,7 @@ def test_verdict_table_rows(real_runs, verdictnet):
 
 def test_report_for_a_real_dataset_has_the_verdict(real_runs, verdictnet, fixture_prepared, tmp_path):
     runs = ["ms2mnet-full", "ms2mnet-no_dfe", verdictnet]
-    summary = render_report("vaihingen", real_runs, fixture_prepared, tmp_path, runs, [0, 1, 2])
+    summary = render_report("vaihingen", real_runs, fixture_prepared, tmp_path, runs, [0, 1, 2], profile="smoke")
     text = (tmp_path / "README.md").read_text()
     assert "## 1b. Verdict against the papers (vaihingen)" in text
     assert "| ms2mnet-full | MS2MNet | mIoU | 84.14 | 84.00 ± 2.48 | 3 | reproduced | test_best | smoke |" in text
@@ -75,16 +76,16 @@ def test_report_for_a_real_dataset_has_the_verdict(real_runs, verdictnet, fixtur
 
 
 def test_one_seed_gives_no_verdict(real_runs, fixture_prepared, tmp_path):
-    summary = render_report("potsdam", real_runs, fixture_prepared, tmp_path, ["ms2mnet-full"], [0])
+    summary = render_report("potsdam", real_runs, fixture_prepared, tmp_path, ["ms2mnet-full"], [0], profile="smoke")
     [row] = summary["tables"]["verdict"]
     assert row["paper"] == 86.21 and row["verdict"] == NO_INTERVAL and row["ci95"] is None
     assert f"| 86.21 | 86.00 (n=1) | 1 | {NO_INTERVAL} |" in (tmp_path / "README.md").read_text()
 
 
 def test_never_for_synthetic_data(fixture_runs, fixture_prepared, tmp_path):
-    summary = render_report("synthetic", fixture_runs, fixture_prepared, tmp_path, RUNS, SEEDS)
+    summary = render_report("synthetic", fixture_runs, fixture_prepared, tmp_path, RUNS, SEEDS, profile="smoke")
     assert "verdict" not in summary["tables"]
     assert not (tmp_path / "verdict.csv").exists()
     assert "Verdict" not in (tmp_path / "README.md").read_text()
     with pytest.raises(ValueError, match="synthetic"):
-        verdict_table(collect_runs(fixture_runs, "synthetic", RUNS, SEEDS), "synthetic")
+        verdict_table(collect_runs(fixture_runs, "synthetic", RUNS, SEEDS, profile="smoke"), "synthetic")
