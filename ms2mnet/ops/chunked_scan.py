@@ -7,9 +7,15 @@ chunk's total decay (ncw small steps), and the window is scanned a second time f
 states, which gives every h_t exactly. Only products and sums of decays <= 1 (for A <= 0) appear: nothing
 is divided by a decay, so no chunk length or decay strength can overflow. Windows keep the working set near
 the CPU caches. Differentiable by autograd.
+
+Layout: tokens first, (L, batch, groups, N, dim/G), so that one transpose of the inputs (and one of the
+output) is the only strided copy, and a step's state has dim/G innermost: contracting N with C is then a
+row vector times a matrix, ~4x faster than a matrix times a vector.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +26,10 @@ from torch import Tensor
 # (1e-7), e^-600 nothing at float64's (1e-16).
 LOG_DECAY_FLOOR = {torch.float32: -60.0, torch.float64: -600.0}
 
-CHUNK = 16  # T: tokens per chunk (steps of the two inner loops)
-SLICE_ELEMENTS = 2**15  # one step's tensor (batch x chunks x dim x state): cache-sized; larger was slower with 2 threads
+# Tuned on 2 CPU cores at batch 1, dim 256, N 16 (benchmarks/selective_scan.py): 8 x 16 chunks beat
+# 16 x 8, 16 x 16 and 8 x 8 by 10-20%; a step's slice of 2^16 elements is still cache-sized.
+CHUNK = 8  # T: tokens per chunk (steps of the two inner loops)
+SLICE_ELEMENTS = 2**16  # one step's tensor (chunks x batch x dim x state)
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -29,10 +37,12 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _windows(x: Tensor, nw: int, ncw: int, chunk: int) -> Tensor:
-    """(b, ..., nw*ncw*T) -> (nw, T, b, ncw, ...), contiguous: step t of window w is one dense slice."""
-    x = x.unflatten(-1, (nw, ncw, chunk))             # b ... nw ncw T
-    return x.movedim(-3, 0).movedim(-1, 1).movedim(-1, 3).contiguous()
+def _token_major(x: Tensor, pad: int, windows: tuple[int, int, int]) -> Tensor:
+    """(b, ..., L) -> (nw, ncw, T, b, ...), contiguous; `pad` zero steps appended."""
+    x = x.movedim(-1, 0).contiguous()
+    if pad:
+        x = torch.cat([x, x.new_zeros(pad, *x.shape[1:])])
+    return x.unflatten(0, windows)
 
 
 def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
@@ -63,44 +73,45 @@ def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
     pad = nw * ncw * chunk - length   # padded steps have delta = 0: decay 1, input 0, the state passes unchanged
 
     def windows(x: Tensor) -> Tensor:
-        return _windows(F.pad(x, (0, pad)) if pad else x, nw, ncw, chunk)
+        return _token_major(x, pad, (nw, ncw, chunk))
 
-    dl = windows(delta.view(batch, groups, per_group, length))[..., None]            # nw T b ncw g dg 1
-    du = windows((delta * u).view(batch, groups, per_group, length))[..., None]      # nw T b ncw g dg 1
-    Bw = windows(B)[..., None, :]                                                    # nw T b ncw g 1 N
-    Cw = windows(C)[..., None]                                                       # nw T b ncw g N 1
-    A = A.view(groups, per_group, state)                                             # g dg N
+    dl = windows(delta.view(batch, groups, per_group, length))[..., None, :]         # nw ncw T b g 1 dg
+    du = windows((delta * u).view(batch, groups, per_group, length))[..., None, :]   # nw ncw T b g 1 dg
+    Bw = windows(B)[..., None]                                                       # nw ncw T b g N 1
+    Cw = windows(C)[..., None, :]                                                    # nw ncw T b g 1 N
+    # Decays are computed as 2^(delta * A * log2(e)): exp2 runs ~3x faster than exp on CPUs.
+    A = (A * math.log2(math.e)).view(groups, per_group, state).transpose(1, 2).contiguous()   # g N dg
+    floor *= math.log2(math.e)
     # Clamping costs a pass over the largest tensor: skip it when no step can fall below the floor.
     clamp = bool(delta.abs().max() * A.abs().max() > -floor) if delta.numel() else False
-    chunk_decay = torch.exp((dl.sum(1) * A).clamp_min(floor))                        # nw b ncw g dg N
+    chunk_decay = torch.exp2((dl.sum(2) * A).clamp_min(floor))                       # nw ncw b g N dg
 
-    s = u.new_zeros(batch, groups, per_group, state)                                 # state entering the window
+    s = u.new_zeros(batch, groups, state, per_group)                                 # state entering the window
     outputs = []
-    for w in range(nw):
+    for w in range(nw):   # unbind: one call gives every step's view (indexing one by one costs ~1 us each)
         log_decay = dl[w] * A
-        decay = torch.exp(log_decay.clamp_min(floor) if clamp else log_decay)         # T b ncw g dg N
-        x = du[w] * Bw[w]                                                            # T b ncw g dg N
+        decay = (log_decay.clamp_min_(floor) if clamp else log_decay).exp2_().unbind(1)  # T x (ncw b g N dg)
+        x = (du[w] * Bw[w]).unbind(1)                                                # T x (ncw b g N dg)
         if ncw == 1:
-            h = s[:, None]
+            h = s[None]
         else:
             h = x[0]                                    # 1. each chunk from a zero state, all chunks at once
             for t in range(1, chunk):
                 h = torch.addcmul(x[t], decay[t], h)
             starts = []                                 # 2. chain the chunk-end states across chunks
-            for c in range(ncw):
+            for h_end, chunk_decay_c in zip(h, chunk_decay[w]):
                 starts.append(s)
-                s = torch.addcmul(h[:, c], chunk_decay[w, :, c], s)
-            h = torch.stack(starts, 1)                                               # b ncw g dg N
+                s = torch.addcmul(h_end, chunk_decay_c, s)
+            h = torch.stack(starts)                                                  # ncw b g N dg
         ys = []
-        for t in range(chunk):                          # 3. the exact scan from the right start states
-            h = torch.addcmul(x[t], decay[t], h)
-            ys.append(h @ Cw[w, t])                                                  # b ncw g dg 1
+        for x_t, decay_t, C_t in zip(x, decay, Cw[w].unbind(1)):   # 3. the exact scan from the right starts
+            h = torch.addcmul(x_t, decay_t, h)
+            ys.append(C_t @ h)                                                       # ncw b g 1 dg
         if ncw == 1:
-            s = h[:, 0]
-        outputs.append(torch.stack(ys, -1))                                          # b ncw g dg 1 T
-    y = torch.stack(outputs, 1).squeeze(-2)                                          # b nw ncw g dg T
-    y = y.permute(0, 3, 4, 1, 2, 5).reshape(batch, dim, -1)[..., :length]            # b D L
-    out = y if D is None else y + u * D.to(dtype)[:, None]
+            s = h[0]
+        outputs.append(torch.stack(ys, 1))                                           # ncw T b g 1 dg
+    y = torch.stack(outputs).view(-1, batch, dim)[:length].permute(1, 2, 0)          # b D L (strided)
+    out = y.contiguous() if D is None else torch.addcmul(y, u, D.to(dtype)[:, None])
     if z is not None:
         out = out * F.silu(z.to(dtype))
-    return out.to(u_in.dtype), s.reshape(batch, dim, state)
+    return out.to(u_in.dtype), s.transpose(-1, -2).reshape(batch, dim, state)

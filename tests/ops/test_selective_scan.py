@@ -63,8 +63,9 @@ def run_with_grads(fn, inputs, softplus, seed=1):
     leaves = {k: v.detach().clone().requires_grad_() if v is not None else None for k, v in inputs.items()}
     out, last = fn(**leaves, delta_softplus=softplus)
     gen = torch.Generator().manual_seed(seed)
-    loss = (out * torch.randn(out.shape, generator=gen, dtype=out.dtype)).sum() \
-        + (last * torch.randn(last.shape, generator=gen, dtype=last.dtype)).sum()
+    # Drawn in float64, then cast: the same projection for a float32 and a float64 run.
+    weights = lambda t: torch.randn(t.shape, generator=gen, dtype=torch.float64).to(t.dtype)  # noqa: E731
+    loss = (out * weights(out)).sum() + (last * weights(last)).sum()
     loss.backward()
     return out.detach(), last.detach(), {k: v.grad for k, v in leaves.items() if v is not None}
 
@@ -115,6 +116,20 @@ def test_float32_stays_close_over_3000_tokens_with_strong_decays():
     ref_out, ref_last = recurrence64(**inputs, delta_softplus=True)
     assert out.dtype == torch.float32 and last.dtype == torch.float32
     assert relative_error(out, ref_out) < 1e-4 and relative_error(last, ref_last) < 1e-4
+
+
+@pytest.mark.parametrize("dtype, scale, tolerance", [(torch.float32, 12, 1e-4), (torch.float64, 150, 1e-9)])
+def test_clamped_decays_keep_outputs_and_gradients(dtype, scale, tolerance):
+    """Log-decays below the floor (-60 in float32, -600 in float64) are clamped in place, under autograd."""
+    inputs = make_inputs(length=40, dtype=dtype, seed=4)
+    inputs["delta"] = inputs["delta"] * scale
+    floor = -60 if dtype == torch.float32 else -600
+    assert ((inputs["delta"] + inputs["delta_bias"][:, None]) * inputs["A"].min()).min() < floor
+    out, last, grads = run_with_grads(scan_with_state, inputs, softplus=False)
+    ref_out, ref_last, ref_grads = run_with_grads(recurrence64, inputs, softplus=False)
+    assert relative_error(out, ref_out) < tolerance and relative_error(last, ref_last) < tolerance
+    for name in grads:
+        assert relative_error(grads[name], ref_grads[name]) < tolerance, name
 
 
 def test_half_precision_input_gives_output_in_that_dtype():
