@@ -6,7 +6,8 @@ zero state, all chunks at once (T steps); the chunk-end states are then chained 
 chunk's total decay (ncw small steps), and the window is scanned a second time from the right start
 states, which gives every h_t exactly. Only products and sums of decays <= 1 (for A <= 0) appear: nothing
 is divided by a decay, so no chunk length or decay strength can overflow. Windows keep the working set near
-the CPU caches. Differentiable by autograd.
+the CPU caches; long sequences are scanned in segments of `SEGMENT` tokens (the state carried over), so
+that time stays linear in L. Differentiable by autograd.
 
 Layout: tokens first, (L, batch, groups, N, dim/G), so that one transpose of the inputs (and one of the
 output) is the only strided copy, and a step's state has dim/G innermost: contracting N with C is then a
@@ -30,6 +31,7 @@ LOG_DECAY_FLOOR = {torch.float32: -60.0, torch.float64: -600.0}
 # 16 x 8, 16 x 16 and 8 x 8 by 10-20%; a step's slice of 2^16 elements is still cache-sized.
 CHUNK = 8  # T: tokens per chunk (steps of the two inner loops)
 SLICE_ELEMENTS = 2**16  # one step's tensor (chunks x batch x dim x state)
+SEGMENT = 2048  # tokens scanned at a time: longer sequences stay linear in time (their inputs fit the caches)
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -48,11 +50,10 @@ def _token_major(x: Tensor, pad: int, windows: tuple[int, int, int]) -> Tensor:
 def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
                            z: Tensor | None = None, delta_bias: Tensor | None = None,
                            delta_softplus: bool = False, chunk: int = CHUNK,
-                           chunks_per_window: int | None = None) -> tuple[Tensor, Tensor]:
+                           chunks_per_window: int | None = None, segment: int = SEGMENT) -> tuple[Tensor, Tensor]:
     """mamba-ssm's selective scan; shapes as in `ms2mnet.ops.selective_scan` (B and C 3-D or grouped 4-D).
     Returns (out in u's dtype, last state (batch, dim, N) in the compute dtype)."""
     dtype = compute_dtype(u.dtype)
-    floor = LOG_DECAY_FLOOR[dtype]
     u_in = u
     u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
     if delta_bias is not None:
@@ -63,11 +64,36 @@ def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
     state = A.shape[1]
     B, C = (t[:, None] if t.dim() == 3 else t for t in (B, C))   # b g N L
     groups = B.shape[1]
-    per_group = dim // groups
+    # Decays are computed as 2^(delta * A * log2(e)): exp2 runs ~3x faster than exp on CPUs.
+    A2 = (A * math.log2(math.e)).view(groups, dim // groups, state).transpose(1, 2).contiguous()   # g N dg
+    floor = LOG_DECAY_FLOOR[dtype] * math.log2(math.e)
+    # Clamping costs a pass over the largest tensor: skip it when no step can fall below the floor.
+    clamp = bool(delta.abs().max() * A2.abs().max() > -floor) if delta.numel() else False
+    ncw = chunks_per_window or max(1, SLICE_ELEMENTS // (batch * dim * state))
 
+    du = delta * u
+    s = u.new_zeros(batch, groups, state, dim // groups)   # the state entering each segment
+    ys = []
+    for begin in range(0, length, segment):
+        window = slice(begin, begin + segment)
+        y, s = _scan_segment(delta[..., window], du[..., window], A2, B[..., window], C[..., window], s,
+                             chunk, ncw, floor, clamp)
+        ys.append(y)
+    y = ys[0] if len(ys) == 1 else torch.cat(ys, -1)                                 # b D L
+    out = y.contiguous() if D is None else torch.addcmul(y, u, D.to(dtype)[:, None])
+    if z is not None:
+        out = out * F.silu(z.to(dtype))
+    return out.to(u_in.dtype), s.transpose(-1, -2).reshape(batch, dim, state)
+
+
+def _scan_segment(delta: Tensor, du: Tensor, A2: Tensor, B: Tensor, C: Tensor, s: Tensor, chunk: int, ncw: int,
+                  floor: float, clamp: bool) -> tuple[Tensor, Tensor]:
+    """Scan one segment from state s (b g N dg); A2 = A * log2(e) as (g N dg), B and C (b g N L).
+    Returns y (b D L, a strided view) and the state after the segment."""
+    batch, dim, length = delta.shape
+    groups, state, per_group = A2.shape
     chunk = max(1, min(chunk, length))
     n_chunks = -(-length // chunk)
-    ncw = chunks_per_window or max(1, SLICE_ELEMENTS // (batch * dim * state))
     ncw = min(ncw, n_chunks)
     nw = -(-n_chunks // ncw)
     pad = nw * ncw * chunk - length   # padded steps have delta = 0: decay 1, input 0, the state passes unchanged
@@ -76,20 +102,12 @@ def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
         return _token_major(x, pad, (nw, ncw, chunk))
 
     dl = windows(delta.view(batch, groups, per_group, length))[..., None, :]         # nw ncw T b g 1 dg
-    du = windows((delta * u).view(batch, groups, per_group, length))[..., None, :]   # nw ncw T b g 1 dg
+    du = windows(du.view(batch, groups, per_group, length))[..., None, :]            # nw ncw T b g 1 dg
     Bw = windows(B)[..., None]                                                       # nw ncw T b g N 1
     Cw = windows(C)[..., None, :]                                                    # nw ncw T b g 1 N
-    # Decays are computed as 2^(delta * A * log2(e)): exp2 runs ~3x faster than exp on CPUs.
-    A = (A * math.log2(math.e)).view(groups, per_group, state).transpose(1, 2).contiguous()   # g N dg
-    floor *= math.log2(math.e)
-    # Clamping costs a pass over the largest tensor: skip it when no step can fall below the floor.
-    clamp = bool(delta.abs().max() * A.abs().max() > -floor) if delta.numel() else False
-    chunk_decay = torch.exp2((dl.sum(2) * A).clamp_min(floor))                       # nw ncw b g N dg
-
-    s = u.new_zeros(batch, groups, state, per_group)                                 # state entering the window
     outputs = []
     for w in range(nw):   # unbind: one call gives every step's view (indexing one by one costs ~1 us each)
-        log_decay = dl[w] * A
+        log_decay = dl[w] * A2
         decay = (log_decay.clamp_min_(floor) if clamp else log_decay).exp2_().unbind(1)  # T x (ncw b g N dg)
         x = (du[w] * Bw[w]).unbind(1)                                                # T x (ncw b g N dg)
         if ncw == 1:
@@ -98,8 +116,9 @@ def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
             h = x[0]                                    # 1. each chunk from a zero state, all chunks at once
             for t in range(1, chunk):
                 h = torch.addcmul(x[t], decay[t], h)
+            chunk_decay = (dl[w].sum(1) * A2).clamp_min_(floor).exp2_()               # ncw b g N dg
             starts = []                                 # 2. chain the chunk-end states across chunks
-            for h_end, chunk_decay_c in zip(h, chunk_decay[w]):
+            for h_end, chunk_decay_c in zip(h, chunk_decay):
                 starts.append(s)
                 s = torch.addcmul(h_end, chunk_decay_c, s)
             h = torch.stack(starts)                                                  # ncw b g N dg
@@ -110,8 +129,4 @@ def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
         if ncw == 1:
             s = h[0]
         outputs.append(torch.stack(ys, 1))                                           # ncw T b g 1 dg
-    y = torch.stack(outputs).view(-1, batch, dim)[:length].permute(1, 2, 0)          # b D L (strided)
-    out = y.contiguous() if D is None else torch.addcmul(y, u, D.to(dtype)[:, None])
-    if z is not None:
-        out = out * F.silu(z.to(dtype))
-    return out.to(u_in.dtype), s.transpose(-1, -2).reshape(batch, dim, state)
+    return torch.stack(outputs).view(-1, batch, dim)[:length].permute(1, 2, 0), s

@@ -97,12 +97,14 @@ def test_float64_equals_the_step_recurrence(length, groups, with_d, with_z, with
         assert relative_error(grads[name], ref_grads[name]) < 1e-9, name
 
 
-@pytest.mark.parametrize("chunk, chunks_per_window", [(1, 1), (4, 1), (4, 2), (4, 3), (5, 4), (64, 8)])
-def test_every_chunking_gives_the_same_scan(chunk, chunks_per_window):
-    """Several windows, one chunk per window (the purely sequential path), padding in the last window."""
+@pytest.mark.parametrize("chunk, chunks_per_window, segment",
+                         [(1, 1, 64), (4, 1, 64), (4, 2, 64), (4, 3, 64), (5, 4, 64), (64, 8, 64), (4, 2, 10), (8, 2, 7)])
+def test_every_chunking_gives_the_same_scan(chunk, chunks_per_window, segment):
+    """Several windows, one chunk per window (the purely sequential path), padding in the last window,
+    several segments (the state carried from one to the next)."""
     inputs = make_inputs(length=29, groups=2)
     out, last = chunked_selective_scan(**inputs, delta_softplus=True, chunk=chunk,
-                                       chunks_per_window=chunks_per_window)
+                                       chunks_per_window=chunks_per_window, segment=segment)
     ref_out, ref_last = recurrence64(**inputs, delta_softplus=True)
     assert relative_error(out, ref_out) < 1e-9 and relative_error(last, ref_last) < 1e-9
 
