@@ -26,6 +26,7 @@ from ms2mnet.bench.latency import device_name
 from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
+from ms2mnet.engine.checkpoint import load_checkpoint, save_checkpoint
 from ms2mnet.engine.evaluate import evaluate
 from ms2mnet.engine.fingerprint import check_resumable, training_fingerprint
 from ms2mnet.engine.losses import DeepSupervisionLoss, median_frequency_weights
@@ -37,6 +38,7 @@ from ms2mnet.validation import validate_config
 log = logging.getLogger(__name__)
 PACKAGES = ("torch", "torchvision", "timm", "fvcore", "numpy", "hydra-core", "dvc", "dvclive", "mamba-ssm", "ms2mnet")
 REPO = Path(__file__).resolve().parents[1]
+TEST_BEST = "test_best.pt"  # selection=test_best: the chosen epoch's weights and test metrics, kept across a resume
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -149,6 +151,14 @@ def run(cfg: DictConfig) -> dict:
                         figure_crop=eval_cfg.figure_crop)
 
     best: dict = {}
+    best_path = run_dir / TEST_BEST
+    if cfg.selection == "test_best" and world.is_main:
+        # A resumed run keeps the epochs it already judged; a fresh one must not inherit a stale choice.
+        if cfg.resume and (run_dir / CHECKPOINT).exists() and best_path.exists():
+            saved = load_checkpoint(best_path, require=("epoch", "metrics", "state"))
+            best.update(epoch=saved["epoch"], metrics=saved["metrics"], state=saved["state"])
+        else:
+            best_path.unlink(missing_ok=True)
 
     def select_on_test(epoch: int) -> None:
         # The authors' choice: keep the epoch whose test mIoU is highest. Marked in metrics.json.
@@ -157,6 +167,7 @@ def run(cfg: DictConfig) -> dict:
             if metrics["miou"] > best.get("metrics", {}).get("miou", -1.0):
                 best.update(epoch=epoch, metrics=metrics,
                             state={k: v.detach().clone() for k, v in model.state_dict().items()})
+                save_checkpoint(best_path, **best)
 
     train(model, crops, criterion, settings, run_dir, device, world=world, amp=amp, channels_last=cfg.channels_last,
           resume=cfg.resume, config=container, fingerprint=fingerprint,

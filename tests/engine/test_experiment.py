@@ -38,6 +38,22 @@ def test_test_best_selection_is_marked(tiny_config):
     assert metrics["selected_epoch"] in (1, 2)
 
 
+def test_test_best_selection_survives_a_resume(tiny_config, tmp_path):
+    """The epochs judged before an interruption count after the resume; a fresh run forgets them."""
+    from ms2mnet.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    run(tiny_config("selection=test_best"))
+    best_path = tmp_path / "synthetic" / "tiny" / "ms2mnet-full" / "seed0" / "test_best.pt"
+    saved = load_checkpoint(best_path, require=("epoch", "metrics", "state"))
+    saved["metrics"]["miou"] = 2.0   # a choice no epoch of the resumed run can beat, marked by its epoch
+    save_checkpoint(best_path, epoch=99, metrics=saved["metrics"], state=saved["state"])
+    resumed = run(tiny_config("selection=test_best"))   # the checkpoint is final: no epoch is trained again
+    assert resumed["selected_epoch"] == 99
+    fresh = run(tiny_config("selection=test_best", "resume=false"))
+    assert fresh["selected_epoch"] in (1, 2)
+    assert load_checkpoint(best_path, require=("epoch",))["epoch"] == fresh["selected_epoch"]
+
+
 @pytest.mark.parametrize("override, expected", [("variant=no_such", "valid variants: full, no_vfe"),
                                                ("dataset=mars", "Available options in 'dataset'"),
                                                ("model=no_such", "Available options in 'model'")])
