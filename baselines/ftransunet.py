@@ -40,6 +40,9 @@ from torch import Tensor, nn
 
 from ms2mnet.models import Reported, register_model
 
+# FTransUNet's fusion is ESANet's SE-add block, taken over unchanged (parameters se_rgb, se_depth).
+from .esanet import SqueezeAndExciteFusionAdd
+
 log = logging.getLogger(__name__)
 
 NPZ_NAME = "R50+ViT-B_16.npz"
@@ -104,30 +107,6 @@ class ResNetV2(nn.Module):
             self.body.add_module(f"block{b}", block)
 
 
-class SqueezeAndExcitation(nn.Module):
-    """Channel gate: GAP -> 1x1 (C/16) -> ReLU -> 1x1 (C) -> sigmoid, multiplied onto the input."""
-
-    def __init__(self, channels: int, reduction: int = 16) -> None:
-        super().__init__()
-        self.fc = nn.Sequential(nn.Conv2d(channels, channels // reduction, 1), nn.ReLU(inplace=True),
-                                nn.Conv2d(channels // reduction, channels, 1), nn.Sigmoid())
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.fc(F.adaptive_avg_pool2d(x, 1))
-
-
-class SEFusion(nn.Module):
-    """ESANet's fusion: SE(image) + SE(dsm), which replaces the image stream."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.se_rgb = SqueezeAndExcitation(channels)
-        self.se_depth = SqueezeAndExcitation(channels)
-
-    def forward(self, image: Tensor, dsm: Tensor) -> Tensor:
-        return self.se_rgb(image) + self.se_depth(dsm)
-
-
 class FuseResNetV2(nn.Module):
     """Image and DSM trunks with SE fusion after the root and each block. Returns the fused 1/16 image
     features, the DSM 1/16 features, and the skips [1/8 (8w), 1/4 (4w), 1/2 (w)] for the decoder."""
@@ -136,7 +115,7 @@ class FuseResNetV2(nn.Module):
         super().__init__()
         self.image = ResNetV2(3, block_units, width)
         self.dsm = ResNetV2(1, block_units, width)
-        self.fusion = nn.ModuleList(SEFusion(c) for c in (width, 4 * width, 8 * width, 16 * width))
+        self.fusion = nn.ModuleList(SqueezeAndExciteFusionAdd(c) for c in (width, 4 * width, 8 * width, 16 * width))
 
     def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
         h, w = x.shape[-2:]

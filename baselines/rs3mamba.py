@@ -45,8 +45,7 @@ from ms2mnet.models import Reported, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 from ms2mnet.ops import SS2D
 
-from .unetformer import (Block, ConvBN, ConvBNReLU, FeatureRefinementHead, GlobalLocalAttention, Mlp,
-                         WeightedFusion)
+from .unetformer import Decoder, GlobalLocalAttention, Mlp
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +147,7 @@ class VSSMEncoder(nn.Module):
         return outs
 
 
-# --- UNetFormer's building blocks, shared by the fusion blocks and the decoder ---
+# --- the fusion blocks, of UNetFormer's building blocks (the decoder is UNetFormer's own, imported) ---
 
 class FusionBlock(nn.Module):
     """x + FusionAttention(BN x, BN y), then x + MLP(BN x): x the CNN features, y the VSS features."""
@@ -164,29 +163,6 @@ class FusionBlock(nn.Module):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         x = x + self.attn(self.normx(x), self.normy(y))
         return x + self.mlp(self.norm2(x))
-
-
-class Decoder(nn.Module):
-    """UNetFormer's decoder without its auxiliary head: (res1..res4) -> logits at 1/4."""
-
-    def __init__(self, encoder_channels: tuple[int, ...], channels: int = 64, dropout: float = 0.1,
-                 window: int = 8, num_classes: int = 6) -> None:
-        super().__init__()
-        self.pre_conv = ConvBN(encoder_channels[-1], channels, 1)
-        self.b4 = Block(channels, 8, window)
-        self.b3 = Block(channels, 8, window)
-        self.p3 = WeightedFusion(encoder_channels[-2], channels)
-        self.b2 = Block(channels, 8, window)
-        self.p2 = WeightedFusion(encoder_channels[-3], channels)
-        self.p1 = FeatureRefinementHead(encoder_channels[-4], channels)
-        self.segmentation_head = nn.Sequential(ConvBNReLU(channels, channels), nn.Dropout2d(dropout),
-                                               nn.Conv2d(channels, num_classes, 1, bias=False))
-
-    def forward(self, res1: Tensor, res2: Tensor, res3: Tensor, res4: Tensor) -> Tensor:
-        x = self.b4(self.pre_conv(res4))                  # B 64 H/32 W/32
-        x = self.b3(self.p3(x, res3))                     # B 64 H/16
-        x = self.b2(self.p2(x, res2))                     # B 64 H/8
-        return self.segmentation_head(self.p1(x, res1))   # B K H/4
 
 
 class RS3Mamba(nn.Module):
@@ -205,7 +181,7 @@ class RS3Mamba(nn.Module):
                                   nn.InstanceNorm2d(ssm_dims[0] // 2, affine=True))
         self.vssm_encoder = VSSMEncoder(ssm_dims[0] // 2, 2, tuple(depths), tuple(ssm_dims), d_state, drop_path_rate)
         self.fuse = nn.ModuleList(FusionBlock(c, s, window=window_size) for c, s in zip(channels, ssm_dims))
-        self.decoder = Decoder(channels, decode_channels, dropout, window_size, num_classes)
+        self.decoder = Decoder(channels, decode_channels, dropout, window_size, num_classes, aux=False)
         if pretrained:   # the paper starts from both checkpoints
             if vmamba_weights is None:
                 raise ValueError(f"RS3Mamba starts from two checkpoints, ResNet-18 and VMamba-T: {VMAMBA_HINT}")
@@ -224,7 +200,7 @@ class RS3Mamba(nn.Module):
         for layer, fuse, y in zip((b.layer1, b.layer2, b.layer3, b.layer4), self.fuse, vss):
             x = fuse(layer(x), y)
             features.append(x)
-        logits = self.decoder(*features)
+        logits, _ = self.decoder(*features)
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 

@@ -183,8 +183,11 @@ class AuxHead(nn.Sequential):
 
 
 class Decoder(nn.Module):
+    """(res1..res4) -> (logits at 1/4, auxiliary logits at 1/8 in training, else None). RS3Mamba uses it
+    with `aux=False`: its decoder is this one without the auxiliary head."""
+
     def __init__(self, encoder_channels: tuple[int, ...], channels: int = 64, dropout: float = 0.1,
-                 window: int = 8, num_classes: int = 6) -> None:
+                 window: int = 8, num_classes: int = 6, aux: bool = True) -> None:
         super().__init__()
         self.pre_conv = ConvBN(encoder_channels[-1], channels, 1)
         self.b4 = Block(channels, 8, window)
@@ -192,7 +195,7 @@ class Decoder(nn.Module):
         self.p3 = WeightedFusion(encoder_channels[-2], channels)
         self.b2 = Block(channels, 8, window)
         self.p2 = WeightedFusion(encoder_channels[-3], channels)
-        self.aux_head = AuxHead(channels, num_classes)
+        self.aux_head = AuxHead(channels, num_classes) if aux else None
         self.p1 = FeatureRefinementHead(encoder_channels[-4], channels)
         self.segmentation_head = nn.Sequential(ConvBNReLU(channels, channels), nn.Dropout2d(dropout),
                                                nn.Conv2d(channels, num_classes, 1, bias=False))
@@ -202,7 +205,7 @@ class Decoder(nn.Module):
         x3 = self.b3(self.p3(x4, res3))             # B 64 H/16
         x2 = self.b2(self.p2(x3, res2))             # B 64 H/8
         main = self.segmentation_head(self.p1(x2, res1))   # B K H/4
-        if not self.training:
+        if not self.training or self.aux_head is None:
             return main, None
         # the official nn.UpsamplingBilinear2d aligns corners
         summed = (F.interpolate(x4, scale_factor=4.0, mode="bilinear", align_corners=True)

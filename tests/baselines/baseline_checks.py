@@ -1,9 +1,12 @@
-"""Checks every baseline must pass: the output contract, gradients everywhere, sizes, VGG weights files."""
+"""Checks every baseline must pass: the output contract, gradients everywhere, size against the official
+code, weights loaded from a local file. `BaselineContract` gathers the first three as tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import timm
 import torch
 from torch import nn
 from torchvision.models import vgg
@@ -34,9 +37,11 @@ def parameters_without_gradient(model: nn.Module, size: tuple[int, int] = (64, 6
     model.zero_grad(set_to_none=True)
     outputs = model(torch.rand(2, 3, *size), torch.rand(2, 1, *size))
     outputs = (outputs,) if isinstance(outputs, torch.Tensor) else outputs
-    # Random weights, not a mean: a mean over BatchNorm outputs has zero gradient by construction.
+    # Random weights, not a plain sum: a sum over BatchNorm outputs has zero gradient by construction.
     sum((o * torch.randn_like(o)).sum() for o in outputs).backward()
-    return [n for n, p in model.named_parameters() if p.grad is None]
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    model.zero_grad(set_to_none=True)   # frees the gradients of a module-scoped model
+    return missing
 
 
 def num_parameters(model: nn.Module) -> int:
@@ -46,6 +51,62 @@ def num_parameters(model: nn.Module) -> int:
 def gmacs_at_256(model: nn.Module) -> float:
     model.eval()
     return count_flops(model, (torch.rand(1, 3, 256, 256), torch.rand(1, 1, 256, 256))).gmacs
+
+
+def outputs_and_features(model: nn.Module, layer: nn.Module,
+                         *pairs: tuple[torch.Tensor, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The eval-mode outputs of `model` on each (image, dsm) pair, and what `layer` gave on the way:
+    which stream a modality reaches."""
+    model.eval()
+    features = []
+    hook = layer.register_forward_hook(lambda module, args, out: features.append(out))
+    try:
+        with torch.no_grad():
+            outputs = [model(*pair) for pair in pairs]
+    finally:
+        hook.remove()
+    return outputs, features
+
+
+class BaselineContract:
+    """The tests every baseline passes. A test file subclasses it as `TestContract` with its reference
+    numbers, and provides the `model` fixture (6 classes, random weights)."""
+
+    reference_params: float            # official code, 6 classes
+    reference_gmacs: float             # fvcore multiply-adds, 1x3x256x256 (+ 1x1x256x256)
+    num_aux = 0                        # auxiliary outputs in train mode
+    gradient_size = (64, 64)
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_output_contract(self, model, size):
+        check_output_contract(model, size, num_aux=self.num_aux)
+
+    def test_parameters_match_the_official_code(self, model):
+        assert num_parameters(model) == pytest.approx(self.reference_params, rel=0.01)
+
+    @pytest.mark.slow
+    def test_macs_match_the_official_code(self, model):
+        assert gmacs_at_256(model) == pytest.approx(self.reference_gmacs, rel=0.05)
+
+    def test_every_parameter_gets_a_gradient(self, model):
+        assert parameters_without_gradient(model, self.gradient_size) == []
+
+
+# --- weights files with the real key names and random values ---
+
+def timm_file(path: Path, arch: str, wrap: str | None = None, seed: int = 1) -> dict[str, torch.Tensor]:
+    """A random timm `arch` state dict (torchvision names, classifier included) saved to `path`, inside
+    {wrap: ...} if given. Its own seed, so that it differs from the weights of a model built next."""
+    torch.manual_seed(seed)
+    state = timm.create_model(arch, pretrained=False).state_dict()
+    torch.save({wrap: state} if wrap else state, path)
+    return state
+
+
+def assert_state_loaded(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Every tensor of `module`'s state dict equals the one of the same name in `state`."""
+    for name, value in module.state_dict().items():
+        assert torch.equal(value, state[name]), name
 
 
 def vgg16_bn_file(directory: Path) -> tuple[Path, dict[str, torch.Tensor]]:

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from baselines.esanet import ESANet, LearnedUpsample, ResNetNBt1D
-from ms2mnet.bench.flops import count_flops
 from ms2mnet.models import build_model
+
+from baseline_checks import BaselineContract, assert_state_loaded
 
 REFERENCE_PARAMS, REFERENCE_GMACS = 46.89e6, 9.44   # official code, 6 classes, 256x256
 
@@ -16,43 +17,9 @@ def model():
     return build_model("esanet", pretrained=False)
 
 
-def inputs(h=64, w=64, batch=2):
-    return torch.rand(batch, 3, h, w), torch.rand(batch, 1, h, w)
-
-
-@pytest.mark.parametrize("size", [(64, 64), (64, 96)])
-def test_eval_returns_full_size_logits(model, size):
-    model.eval()
-    with torch.no_grad():
-        out = model(*inputs(*size))
-    assert isinstance(out, torch.Tensor) and out.shape == (2, 6, *size)
-
-
-def test_train_returns_main_and_three_full_size_side_outputs(model):
-    model.train()
-    outputs = model(*inputs(64, 96))
-    assert isinstance(outputs, tuple) and len(outputs) == 4
-    assert all(o.shape == (2, 6, 64, 96) for o in outputs)
-
-
-def test_parameter_count_matches_the_official_code(model):
-    params = sum(p.numel() for p in model.parameters())
-    assert abs(params / REFERENCE_PARAMS - 1) < 0.01, params
-
-
-@pytest.mark.slow
-def test_macs_match_the_official_code(model):
-    model.eval()
-    gmacs = count_flops(model, inputs(256, 256, batch=1)).gmacs
-    assert abs(gmacs / REFERENCE_GMACS - 1) < 0.05, gmacs
-
-
-def test_every_parameter_receives_a_gradient(model):
-    model.train()
-    model.zero_grad()
-    sum(o.sum() for o in model(*inputs())).backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
-    assert not missing, missing[:5]
+class TestContract(BaselineContract):
+    reference_params, reference_gmacs = REFERENCE_PARAMS, REFERENCE_GMACS
+    num_aux = 3                        # side outputs at 1/32, 1/16, 1/8, upsampled to full size
 
 
 def test_learned_upsampling_starts_as_a_smooth_x2():
@@ -72,8 +39,7 @@ def test_esanet_weight_file_loads_into_both_encoders_with_summed_dsm_stem(tmp_pa
     path = tmp_path / "r34_NBt1D.pth"
     torch.save(checkpoint, path)
     model = ESANet(6, pretrained=str(path))
-    for name, value in model.encoder_rgb.state_dict().items():
-        assert torch.equal(value, encoder[name]), name
+    assert_state_loaded(model.encoder_rgb, encoder)
     assert torch.equal(model.encoder_depth.layer3[2].conv1x3_2.weight, encoder["layer3.2.conv1x3_2.weight"])
     stem = model.encoder_depth.conv1.weight
     assert stem.shape == (64, 1, 7, 7)

@@ -12,7 +12,7 @@ from scipy import ndimage
 from baselines.ftransunet import FTransUNet, load_npz
 from ms2mnet.models import build_model, get_model
 
-from vit_checks import SIZES, check_output_contract, gmacs_at_256, num_parameters, parameters_without_gradient
+from baseline_checks import BaselineContract, outputs_and_features, parameters_without_gradient
 
 # From the official code (6 classes, pretrained off, 1x3x256x256 + 1x1x256x256; fvcore MACs).
 REFERENCE_PARAMS, REFERENCE_GMACS = 203.40e6, 69.6
@@ -27,20 +27,6 @@ def model():
     return build_model("ftransunet", num_classes=6, pretrained=False)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_output_contract(model, size):
-    check_output_contract(model, size)
-
-
-def test_parameters_match_the_official_code(model):
-    assert num_parameters(model) == pytest.approx(REFERENCE_PARAMS, rel=0.01)
-
-
-@pytest.mark.slow
-def test_macs_match_the_official_code(model):
-    assert gmacs_at_256(model) == pytest.approx(REFERENCE_GMACS, rel=0.05)
-
-
 @pytest.fixture(scope="module")
 def tiny():
     """The same blocks at a fraction of the size (self and MBA layers, every trunk block): the checks on
@@ -49,8 +35,11 @@ def tiny():
     return FTransUNet(6, **TINY)
 
 
-def test_every_parameter_gets_a_gradient(tiny):
-    assert parameters_without_gradient(tiny) == []
+class TestContract(BaselineContract):
+    reference_params, reference_gmacs = REFERENCE_PARAMS, REFERENCE_GMACS
+
+    def test_every_parameter_gets_a_gradient(self, tiny):    # on the tiny model, as the full one is slow
+        assert parameters_without_gradient(tiny) == []
 
 
 def test_layers_four_to_nine_mix_self_and_cross_attention(model):
@@ -60,14 +49,10 @@ def test_layers_four_to_nine_mix_self_and_cross_attention(model):
 
 def test_the_dsm_flows_into_the_image_stream_never_the_reverse(tiny):
     """Another DSM changes the output; another image leaves the DSM trunk's deepest features unchanged."""
-    model = tiny.eval()
     image, dsm = torch.rand(1, 3, 64, 64), torch.rand(1, 1, 64, 64)
-    deepest = []
-    hook = model.trunks.dsm.body.block3.register_forward_hook(lambda module, args, out: deepest.append(out))
-    with torch.no_grad():
-        assert not torch.allclose(model(image, dsm), model(image, torch.rand_like(dsm)))
-        model(torch.rand_like(image), dsm)
-    hook.remove()
+    outputs, deepest = outputs_and_features(tiny, tiny.trunks.dsm.body.block3,
+                                            (image, dsm), (image, torch.rand_like(dsm)), (torch.rand_like(image), dsm))
+    assert not torch.allclose(outputs[0], outputs[1])
     assert torch.equal(deepest[0], deepest[2]) and not torch.equal(deepest[0], deepest[1])
 
 

@@ -5,8 +5,7 @@ import torch
 
 from ms2mnet.models import build_model, get_model
 
-from baseline_checks import (SIZES, assert_encoder_loaded, check_output_contract, gmacs_at_256, num_parameters,
-                       parameters_without_gradient, vgg16_bn_file)
+from baseline_checks import BaselineContract, assert_encoder_loaded, outputs_and_features, vgg16_bn_file
 
 # From the official code (6 classes, pretrained off, 1x3x256x256 + 1x1x256x256; fvcore MACs).
 REFERENCE_PARAMS, REFERENCE_GMACS = 44.17e6, 60.2
@@ -18,34 +17,16 @@ def model():
     return build_model("fusenet", num_classes=6, pretrained=False)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_output_contract(model, size):
-    check_output_contract(model, size)
-
-
-def test_parameters_match_the_official_code(model):
-    assert num_parameters(model) == pytest.approx(REFERENCE_PARAMS, rel=0.01)
-
-
-@pytest.mark.slow
-def test_macs_match_the_official_code(model):
-    assert gmacs_at_256(model) == pytest.approx(REFERENCE_GMACS, rel=0.05)
-
-
-def test_every_parameter_gets_a_gradient(model):
-    assert parameters_without_gradient(model) == []
+class TestContract(BaselineContract):
+    reference_params, reference_gmacs = REFERENCE_PARAMS, REFERENCE_GMACS
 
 
 def test_the_dsm_flows_into_the_image_stream_never_the_reverse(model):
     """Another DSM changes the output; another image leaves the DSM stream's deepest features unchanged."""
-    model.eval()
     image, dsm = torch.rand(1, 3, 64, 64), torch.rand(1, 1, 64, 64)
-    deepest = []
-    hook = model.dsm_encoder[4].register_forward_hook(lambda module, args, out: deepest.append(out))
-    with torch.no_grad():
-        assert not torch.allclose(model(image, dsm), model(image, torch.rand_like(dsm)))
-        model(torch.rand_like(image), dsm)
-    hook.remove()
+    outputs, deepest = outputs_and_features(model, model.dsm_encoder[4],
+                                            (image, dsm), (image, torch.rand_like(dsm)), (torch.rand_like(image), dsm))
+    assert not torch.allclose(outputs[0], outputs[1])
     assert torch.equal(deepest[0], deepest[2]) and not torch.equal(deepest[0], deepest[1])
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-import timm
 import torch
 
 from baselines.rs3mamba import RS3Mamba, VSSMEncoder, load_vmamba
 from ms2mnet.models import build_model, get_model
 from ms2mnet.ops import SS2D
 
-from vit_checks import SIZES, check_output_contract, gmacs_at_256, num_parameters, parameters_without_gradient
+from baseline_checks import BaselineContract, timm_file
 
 # From the official code (6 classes, pretrained off, 1x3x256x256; fvcore MACs): 9.8 G + 2.5 G in the scan.
 REFERENCE_PARAMS, REFERENCE_GMACS = 43.32e6, 9.8 + 2.5
@@ -24,22 +23,9 @@ def model():
     return build_model("rs3mamba", num_classes=6, pretrained=False)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_output_contract(model, size):
-    check_output_contract(model, size)
-
-
-def test_parameters_match_the_official_code(model):
-    assert num_parameters(model) == pytest.approx(REFERENCE_PARAMS, rel=0.01)
-
-
-@pytest.mark.slow
-def test_macs_match_the_official_code(model):
-    assert gmacs_at_256(model) == pytest.approx(REFERENCE_GMACS, rel=0.05)
-
-
-def test_every_parameter_gets_a_gradient(model):
-    assert parameters_without_gradient(model, size=(32, 32)) == []   # 32: the scan on the CPU is the cost
+class TestContract(BaselineContract):
+    reference_params, reference_gmacs = REFERENCE_PARAMS, REFERENCE_GMACS
+    gradient_size = (32, 32)           # the scan on the CPU is the cost
 
 
 def test_the_dsm_is_ignored(model):
@@ -88,9 +74,7 @@ def test_the_fake_checkpoint_has_vmamba_v0_names():
 
 
 def test_local_weights_load_both_branches(tmp_path):
-    torch.manual_seed(2)
-    resnet = timm.create_model("resnet18", pretrained=False).state_dict()
-    torch.save(resnet, tmp_path / "resnet18.pth")
+    resnet = timm_file(tmp_path / "resnet18.pth", "resnet18", seed=2)
     checkpoint = vmamba_checkpoint(VSSMEncoder())
     torch.save(checkpoint, tmp_path / "vmamba_tiny_e292.pth")
     model = RS3Mamba(6, pretrained=tmp_path / "resnet18.pth", vmamba_weights=tmp_path / "vmamba_tiny_e292.pth")

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from baseline_checks import (SIZES, assert_encoder_loaded, check_output_contract, gmacs_at_256, num_parameters,
-                             parameters_without_gradient, vgg16_bn_file)
+from baseline_checks import BaselineContract, assert_encoder_loaded, outputs_and_features, vgg16_bn_file
 from ms2mnet.models import build_model, get_model
 
 # From the official topology (6 classes, pretrained off, 1x3x256x256 + 1x1x256x256; fvcore MACs).
@@ -17,33 +16,15 @@ def model():
     return build_model("vfusenet", num_classes=6, pretrained=False)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_output_contract(model, size):
-    check_output_contract(model, size)
-
-
-def test_parameters_match_the_official_code(model):
-    assert num_parameters(model) == pytest.approx(REFERENCE_PARAMS, rel=0.01)
-
-
-@pytest.mark.slow
-def test_macs_match_the_official_code(model):
-    assert gmacs_at_256(model) == pytest.approx(REFERENCE_GMACS, rel=0.05)
-
-
-def test_every_parameter_gets_a_gradient(model):
-    assert parameters_without_gradient(model) == []
+class TestContract(BaselineContract):
+    reference_params, reference_gmacs = REFERENCE_PARAMS, REFERENCE_GMACS
 
 
 def test_modality_streams_stay_apart(model):
     """Another DSM leaves the image stream's features unchanged, and changes the output."""
-    model.eval()
     image, dsm = torch.rand(1, 3, 64, 64), torch.rand(1, 1, 64, 64)
-    deepest = []
-    hook = model.image_encoder[4].register_forward_hook(lambda module, args, out: deepest.append(out))
-    with torch.no_grad():
-        assert not torch.allclose(model(image, dsm), model(image, torch.rand_like(dsm)))
-    hook.remove()
+    outputs, deepest = outputs_and_features(model, model.image_encoder[4], (image, dsm), (image, torch.rand_like(dsm)))
+    assert not torch.allclose(outputs[0], outputs[1])
     assert torch.equal(deepest[0], deepest[1])
 
 
