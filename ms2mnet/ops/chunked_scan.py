@@ -16,6 +16,7 @@ row vector times a matrix, ~4x faster than a matrix times a vector.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -39,6 +40,13 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def no_autocast(device_type: str):
+    """Autocast off: the scan computes in float32 itself, and its matmuls must not be cast down."""
+    if device_type in ("cpu", "cuda") and torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def _token_major(x: Tensor, pad: int, windows: tuple[int, int, int]) -> Tensor:
     """(b, ..., L) -> (nw, ncw, T, b, ...), contiguous; `pad` zero steps appended."""
     x = x.movedim(-1, 0).contiguous()
@@ -53,6 +61,11 @@ def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
                            chunks_per_window: int | None = None, segment: int = SEGMENT) -> tuple[Tensor, Tensor]:
     """mamba-ssm's selective scan; shapes as in `ms2mnet.ops.selective_scan` (B and C 3-D or grouped 4-D).
     Returns (out in u's dtype, last state (batch, dim, N) in the compute dtype)."""
+    with no_autocast(u.device.type):
+        return _chunked_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk, chunks_per_window, segment)
+
+
+def _chunked_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk, chunks_per_window, segment):
     dtype = compute_dtype(u.dtype)
     u_in = u
     u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))

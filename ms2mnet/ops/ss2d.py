@@ -4,6 +4,7 @@ x (B, H, W, C) -> (B, H, W, C). in_proj C -> 2E (E = expand*C) gives x and the g
 depthwise 3x3 conv and SiLU, is read in four orders (row-major, column-major, and both reversed), and
 each order gets its own dt/B/C projections and its own E channels of one grouped selective scan. The four
 outputs are put back in row-major order and summed, then LayerNorm(E), times SiLU(z), out_proj E -> C.
+Under autocast the scan runs in float32 (its inputs cast up, as VMamba's SS2D does).
 Parameter counts: 105,216 / 339,456 / 1,195,008 / 4,454,400 for C = 96 / 192 / 384 / 768.
 """
 
@@ -73,9 +74,10 @@ class SS2D(nn.Module):
         dt, B, C = torch.einsum("bkel,kce->bkcl", xs, self.x_proj_weight).split(
             [self.dt_rank, self.d_state, self.d_state], dim=2)                  # B 4 R L, B 4 N L, B 4 N L
         dt = torch.einsum("bkrl,ker->bkel", dt, self.dt_projs_weight)           # B 4 E L
-        y = selective_scan(xs.flatten(1, 2), dt.flatten(1, 2), -torch.exp(self.A_logs.float()), B, C,
-                           self.Ds.float(), delta_bias=self.dt_projs_bias.flatten().float(),
-                           delta_softplus=True)                                 # B 4E L
+        # As VMamba: the scan's inputs in float32 (under autocast they arrive in bf16/fp16), and so its output.
+        y = selective_scan(xs.flatten(1, 2).float(), dt.flatten(1, 2).float(), -torch.exp(self.A_logs.float()),
+                           B.float(), C.float(), self.Ds.float(), delta_bias=self.dt_projs_bias.flatten().float(),
+                           delta_softplus=True)                                 # B 4E L, float32
         y = merge_scans(y.unflatten(1, (DIRECTIONS, self.inner)), height, width)  # B E L
         y = self.out_norm(y.transpose(1, 2).view(batch, height, width, self.inner))
         return self.out_proj(y * F.silu(z))
