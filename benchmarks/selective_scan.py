@@ -1,15 +1,20 @@
-"""Selective-scan benchmark: the chunked PyTorch scan against a per-token reference, and on a GPU against
-mamba-ssm's CUDA kernel.
+"""Selective-scan benchmark: the chunked PyTorch scan against a per-token reference, quiet and under load,
+and on a GPU against mamba-ssm's CUDA kernel.
 
-    python benchmarks/selective_scan.py [--threads 2] [--repeats 7] [--sizes 1,256,16,1024 1,256,16,4096 ...]
-                                        [--ref-max-length 4096] [--backward] [--out table.md|table.csv]
+    python benchmarks/selective_scan.py [--threads 1 2] [--load quiet loaded] [--repeats 7]
+                                        [--sizes 1,256,16,1024 1,256,16,4096 ...] [--ref-max-length 4096]
+                                        [--backward] [--plan 8,262144,2048] [--out table.md|table.csv]
     python benchmarks/selective_scan.py --device cuda [--sizes ...]     # kernel vs PyTorch path, on a GPU
 
-CPU: for each size (batch, dim D, state N, length L) the PyTorch path (`selective_scan`) and the reference
-(mamba-ssm's `selective_scan_ref` when mamba-ssm is installed, else `per_token_scan`, the same per-token
-loop written for this suite; the table says which) run alternately, `--repeats` times each, in one process
-with the same thread count; the table gives medians, their ratio, our fastest run (the least disturbed
-on a shared machine), and the largest difference between the two outputs (relative to the largest output). Inputs: float32, random u, B, C, z, D; delta from softplus
+CPU: for each load condition, thread count and size (batch, dim D, state N, length L) the PyTorch path
+(`selective_scan`) and the reference (mamba-ssm's `selective_scan_ref` when mamba-ssm is installed, else
+`per_token_scan`, the same per-token loop written for this suite; the table says which) run alternately,
+`--repeats` times each, in one process with the same thread count; the table gives medians, their ratio,
+our fastest run, the largest difference between the two outputs (relative to the largest output), and
+the machine's 1-minute load average when the row started (os.getloadavg). `loaded`: the script first
+starts one busy process per CPU core (a pure-Python loop, stopped at the end), as data-loader workers or
+a shared node would. `--plan chunk,step_elements,segment` replaces the CPU plan of
+`ms2mnet.ops.chunked_scan` (to compare cuts). Inputs: float32, random u, B, C, z, D; delta from softplus
 with a bias, A in [-16, -1] (Mamba's initial range).
 
 CUDA: the same inputs on the GPU; mamba-ssm's kernel and the PyTorch path on the GPU compared (forward
@@ -20,8 +25,11 @@ state no gradient) and timed with CUDA events, forward and forward+backward.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import platform
+import subprocess
 import statistics
 import sys
 import time
@@ -30,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from ms2mnet.ops import chunked_scan
 from ms2mnet.ops.reference import load_mamba_reference, per_token_scan
 from ms2mnet.ops.selective_scan import mamba_kernel, selective_scan, selective_scan_pytorch
 
@@ -68,14 +77,27 @@ def run(fn: Callable, inputs: dict, backward: bool) -> torch.Tensor:
     return out.detach()
 
 
-def cpu_table(sizes, repeats: int, ref_max_length: int, backward: bool) -> list[dict]:
-    reference = load_mamba_reference()
-    ref_name = "mamba-ssm selective_scan_ref" if reference else "per_token_scan (mamba-ssm not installed)"
-    reference = reference or per_token_scan
+@contextlib.contextmanager
+def busy_cores(count: int):
+    """`count` processes spinning a pure-Python loop (one per core: the load of data-loader workers or
+    other jobs on a shared node), stopped on exit."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        time.sleep(1.0)   # let them reach the run queue
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_rows(sizes, repeats: int, ref_max_length: int, backward: bool, reference, ref_name: str,
+             condition: str) -> list[dict]:
     rows = []
     for batch, dim, state, length in sizes:
         inputs = make_inputs(batch, dim, state, length, "cpu")
         with_ref = length <= ref_max_length
+        load = os.getloadavg()[0]
         ours_out, ref_out = run(selective_scan, inputs, backward), None   # warm-up
         if with_ref:
             ref_out = run(reference, inputs, backward)
@@ -88,17 +110,29 @@ def cpu_table(sizes, repeats: int, ref_max_length: int, backward: bool) -> list[
                 start = time.perf_counter()
                 run(reference, inputs, backward)
                 ref.append(time.perf_counter() - start)
-        row = {"threads": torch.get_num_threads(), "batch": batch, "dim": dim, "state": state, "length": length,
-               "pass": "fwd+bwd" if backward else "fwd", "ours_ms": 1e3 * statistics.median(ours),
-               "ours_min_ms": 1e3 * min(ours), "reference_ms": 1e3 * statistics.median(ref) if ref else None,
-               "reference": ref_name}
+        row = {"condition": condition, "threads": torch.get_num_threads(), "load_1min": load, "batch": batch,
+               "dim": dim, "state": state, "length": length, "pass": "fwd+bwd" if backward else "fwd",
+               "ours_ms": 1e3 * statistics.median(ours), "ours_min_ms": 1e3 * min(ours),
+               "reference_ms": 1e3 * statistics.median(ref) if ref else None, "reference": ref_name}
         row["speedup"] = row["reference_ms"] / row["ours_ms"] if ref else None
         row["max_rel_diff"] = relative_error(ours_out, ref_out) if ref_out is not None else None
         rows.append(row)
-        print(f"done {batch},{dim},{state},{length}", file=sys.stderr)
-    for previous, row in zip(rows, rows[1:]):   # how time grows with the tokens
-        if (previous["batch"], previous["dim"], previous["state"]) == (row["batch"], row["dim"], row["state"]):
-            row["time_growth"] = f"x{row['ours_ms'] / previous['ours_ms']:.2f} for x{row['length'] / previous['length']:g} tokens"
+        print(f"done {condition}, {row['threads']} threads, {batch},{dim},{state},{length}: "
+              f"{row['ours_ms']:.1f} ms vs {row['reference_ms'] or float('nan'):.1f} ms", file=sys.stderr)
+    return rows
+
+
+def cpu_table(sizes, repeats: int, ref_max_length: int, backward: bool, threads=(2,),
+              loads=("quiet",)) -> list[dict]:
+    reference = load_mamba_reference()
+    ref_name = "mamba-ssm selective_scan_ref" if reference else "per_token_scan (mamba-ssm not installed)"
+    reference = reference or per_token_scan
+    rows = []
+    for condition in loads:
+        with busy_cores(os.cpu_count() or 1) if condition == "loaded" else contextlib.nullcontext():
+            for count in threads:
+                torch.set_num_threads(count)
+                rows += cpu_rows(sizes, repeats, ref_max_length, backward, reference, ref_name, condition)
     return rows
 
 
@@ -156,23 +190,31 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts")
+    parser.add_argument("--load", nargs="+", choices=("quiet", "loaded"), default=["quiet", "loaded"],
+                        help="CPU: as the machine is, and with one busy process per core started by the script")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--sizes", type=parse_size, nargs="+",
-                        default=[(1, 256, 16, 1024), (1, 256, 16, 4096), (1, 256, 16, 16384)])
+    parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(1, 256, 16, 1024), (1, 256, 16, 4096)])
     parser.add_argument("--ref-max-length", type=int, default=4096,
                         help="CPU: time the per-token reference only up to this L (it is slow)")
     parser.add_argument("--backward", action="store_true", help="CPU: time forward+backward instead of forward")
+    parser.add_argument("--plan", type=lambda t: chunked_scan.ScanPlan(*(int(x) for x in t.split(","))),
+                        help="CPU: chunk,step_elements,segment instead of the suite's CPU plan")
     parser.add_argument("--out", type=Path, help="also write the table (.md or .csv)")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is visible to torch")
-    torch.set_num_threads(args.threads)
-    rows = (cpu_table(args.sizes, args.repeats, args.ref_max_length, args.backward) if args.device == "cpu"
-            else cuda_table(args.sizes, args.repeats))
+    if args.plan:
+        chunked_scan.PLANS["cpu"] = args.plan
+    plan = chunked_scan.PLANS["cpu" if args.device == "cpu" else "gpu"]
+    if args.device == "cpu":
+        rows = cpu_table(args.sizes, args.repeats, args.ref_max_length, args.backward, args.threads, args.load)
+    else:
+        rows = cuda_table(args.sizes, args.repeats)
     table = markdown(rows)
     conditions = (f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-                  f"{args.threads} threads, {args.repeats} repeats, medians (ours_min_ms: the fastest run)")
+                  f"{os.cpu_count()} CPUs, {args.repeats} repeats, medians (ours_min_ms: the fastest run), "
+                  f"scan plan {plan}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(table + "\n\n" + conditions)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

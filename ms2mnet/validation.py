@@ -8,7 +8,7 @@ numpy cast error, a ZeroDivisionError after the first step or an error after tra
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -58,8 +58,9 @@ class _Checker:
 def _train_keys(checker: _Checker) -> None:
     train = checker.value("profile.train")
     expected = {f.name for f in fields(TrainSettings)}
+    required = {f.name for f in fields(TrainSettings) if f.default is MISSING}   # sync_bn has a default
     given = set(train.keys()) if isinstance(train, DictConfig) else set()
-    if missing := sorted(expected - given):
+    if missing := sorted(required - given):
         checker.problems.append(f"profile.train lacks {', '.join(missing)}")
     if unknown := sorted(given - expected):
         checker.problems.append(f"profile.train has unknown keys {', '.join(unknown)} (known: "

@@ -35,9 +35,27 @@ def setup(device_name: str) -> tuple[World, torch.device]:
     return world, device
 
 
-def wrap(model: nn.Module, world: World, device: torch.device) -> nn.Module:
+def use_sync_bn(setting: bool | None, world: World, device: torch.device) -> bool:
+    """`profile.train.sync_bn`: None (the default) means on when more than one process trains on GPUs.
+    torch's SyncBatchNorm does not run on the CPU, so `true` there is refused."""
+    if setting is None:
+        return world.size > 1 and device.type == "cuda"
+    if setting and world.size > 1 and device.type == "cpu":
+        raise ValueError("profile.train.sync_bn=true: torch's SyncBatchNorm does not train on the CPU; "
+                         "set profile.train.sync_bn=false (or null: on for several GPUs only)")
+    return bool(setting) and world.size > 1
+
+
+def wrap(model: nn.Module, world: World, device: torch.device, sync_bn: bool | None = None) -> nn.Module:
+    """The model as this process trains it: itself alone, else DistributedDataParallel around it, its
+    BatchNorm layers first converted in place to SyncBatchNorm where `use_sync_bn` says so (with batch 10
+    over 4 GPUs each would otherwise normalise over 2-3 images)."""
     if world.size == 1:
         return model
+    if use_sync_bn(sync_bn, world, device):
+        converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if converted is not model:   # only a bare BatchNorm model is replaced rather than changed in place
+            raise TypeError("sync_bn: the model itself is a BatchNorm layer; wrap it in a module")
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 

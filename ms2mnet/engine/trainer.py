@@ -51,6 +51,7 @@ class TrainSettings:
     num_workers: int
     checkpoint_every: int
     log_every: int
+    sync_bn: bool | None = None   # SyncBatchNorm across processes; None: on when several GPUs train
 
     @property
     def total_iterations(self) -> int:
@@ -183,7 +184,7 @@ def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, 
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    net = wrap(model, world, device)
+    net = wrap(model, world, device, settings.sync_bn)   # SyncBatchNorm conversion, then DDP
     state = make_train_state(model, settings, device, amp)
     if world.is_main:   # a kill -9 during a save leaves its temporary file behind
         remove_stale_temporaries(checkpoint)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,16 +30,74 @@ from torch import Tensor
 # (1e-7), e^-600 nothing at float64's (1e-16).
 LOG_DECAY_FLOOR = {torch.float32: -60.0, torch.float64: -600.0}
 
-# Tuned on 2 CPU cores at batch 1, dim 256, N 16 (benchmarks/selective_scan.py): 8 x 16 chunks beat
-# 16 x 8, 16 x 16 and 8 x 8 by 10-20%; a step's slice of 2^16 elements is still cache-sized.
-CHUNK = 8  # T: tokens per chunk (steps of the two inner loops)
-SLICE_ELEMENTS = 2**16  # one step's tensor (chunks x batch x dim x state)
-SEGMENT = 2048  # tokens scanned at a time: longer sequences stay linear in time (their inputs fit the caches)
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """How the sequence is cut: `chunk` tokens per chunk (the two inner loops' steps), windows of chunks
+    whose per-step tensor (chunks x batch x dim x state) holds about `step_elements`, segments of `segment`
+    tokens (the state carried over, so that time stays linear in L and the inputs of one segment stay small)."""
+    chunk: int
+    step_elements: int
+    segment: int
+
+    def chunks_per_window(self, state_elements: int) -> int:
+        return max(1, self.step_elements // state_elements)
+
+
+# CPU: steps of 2^18 elements (1 MiB). Every step large enough to be split over threads ends in a thread
+# barrier; with other processes busy, a barrier waits for a thread the OS has parked (milliseconds), so the
+# number of steps, not their size, sets the time under load. 2^18 keeps quiet speed near the cache-sized
+# 2^16 while cutting the steps 4x (benchmarks/selective_scan.py measures both conditions).
+# GPU: every step is a kernel launch of a few microseconds whatever its size: far fewer, larger steps
+# (2^22 elements, 16 MiB), longer chunks and segments; at batch 10 a step of the CPU plan would hold a
+# single chunk and the scan would run token by token.
+PLANS = {"cpu": ScanPlan(chunk=8, step_elements=2**18, segment=2048),
+         "gpu": ScanPlan(chunk=16, step_elements=2**22, segment=16384)}
+
+
+def plan_for(device_type: str) -> ScanPlan:
+    """The CPU plan for the CPU, the GPU plan for every accelerator (cuda, xpu, mps)."""
+    return PLANS["cpu" if device_type == "cpu" else "gpu"]
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """float64 stays float64; everything else is computed in float32 (as mamba-ssm does)."""
     return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        return os.cpu_count() or 1
+
+
+def runnable_tasks() -> int | None:
+    """Threads running or ready to run on the machine right now (/proc/loadavg's 4th field, ours included),
+    or None where the kernel does not say (not Linux)."""
+    try:
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def scan_threads(device_type: str):
+    """One intra-op thread for the scan when the CPU is oversubscribed, the configured ones otherwise.
+    The scan is hundreds of short steps, each split over the threads and closed by a barrier; when other
+    processes want the cores, every barrier waits for a thread the OS has parked for a time slice, and 2
+    threads ran 4-9x slower than 1 (benchmarks/selective_scan.py, `loaded`). One thread has no barrier."""
+    threads = torch.get_num_threads()
+    running = runnable_tasks() if device_type == "cpu" and threads > 1 else None
+    if running is None or running <= _cores():
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def no_autocast(device_type: str):
@@ -57,11 +117,18 @@ def _token_major(x: Tensor, pad: int, windows: tuple[int, int, int]) -> Tensor:
 
 def chunked_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
                            z: Tensor | None = None, delta_bias: Tensor | None = None,
-                           delta_softplus: bool = False, chunk: int = CHUNK,
-                           chunks_per_window: int | None = None, segment: int = SEGMENT) -> tuple[Tensor, Tensor]:
+                           delta_softplus: bool = False, chunk: int | None = None,
+                           chunks_per_window: int | None = None, segment: int | None = None,
+                           plan: ScanPlan | None = None) -> tuple[Tensor, Tensor]:
     """mamba-ssm's selective scan; shapes as in `ms2mnet.ops.selective_scan` (B and C 3-D or grouped 4-D).
-    Returns (out in u's dtype, last state (batch, dim, N) in the compute dtype)."""
-    with no_autocast(u.device.type):
+    Returns (out in u's dtype, last state (batch, dim, N) in the compute dtype). The cut follows the
+    device's plan (`plan_for`) unless `plan`, `chunk`, `chunks_per_window` or `segment` say otherwise."""
+    plan = plan or plan_for(u.device.type)
+    state_elements = u.shape[0] * u.shape[1] * A.shape[1]
+    chunk = chunk or plan.chunk
+    chunks_per_window = chunks_per_window or plan.chunks_per_window(state_elements)
+    segment = segment or plan.segment
+    with no_autocast(u.device.type), scan_threads(u.device.type):
         return _chunked_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk, chunks_per_window, segment)
 
 
@@ -82,7 +149,7 @@ def _chunked_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk, ch
     floor = LOG_DECAY_FLOOR[dtype] * math.log2(math.e)
     # Clamping costs a pass over the largest tensor: skip it when no step can fall below the floor.
     clamp = bool(delta.abs().max() * A2.abs().max() > -floor) if delta.numel() else False
-    ncw = chunks_per_window or max(1, SLICE_ELEMENTS // (batch * dim * state))
+    ncw = chunks_per_window
 
     du = delta * u
     s = u.new_zeros(batch, groups, state, dim // groups)   # the state entering each segment

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torchvision.models import vgg
 
+from amp_checks import check_train_and_eval_under_autocast
 from ms2mnet.bench.flops import count_flops
 
 SIZES = [(64, 64), (64, 96)]
@@ -76,6 +77,11 @@ class BaselineContract:
     reference_gmacs: float             # fvcore multiply-adds, 1x3x256x256 (+ 1x1x256x256)
     num_aux = 0                        # auxiliary outputs in train mode
     gradient_size = (64, 64)
+    autocast_size = 32                 # side of the bf16 training step and evaluation windows
+
+    @property
+    def model_name(self) -> str:      # the registered name: test_<name>.py
+        return type(self).__module__.rsplit(".", 1)[-1].removeprefix("test_")
 
     @pytest.mark.parametrize("size", SIZES)
     def test_output_contract(self, model, size):
@@ -90,6 +96,9 @@ class BaselineContract:
 
     def test_every_parameter_gets_a_gradient(self, model):
         assert parameters_without_gradient(model, self.gradient_size) == []
+
+    def test_trains_and_evaluates_under_bf16_autocast(self, model, monkeypatch):
+        check_train_and_eval_under_autocast(model, self.model_name, monkeypatch, self.autocast_size)
 
 
 # --- weights files with the real key names and random values ---

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from amp_checks import check_train_and_eval_under_autocast
 from ms2mnet.models import build_model, list_models
 
 VARIANTS = list_models()["ms2mnet"]
@@ -124,3 +125,9 @@ def test_choices_are_constructor_switches():
     assert vfe.ffn[0].out_channels == 4 * 256 and vfe.mixer.gate is None and vfe.local[1].weight.eq(1).all()
     assert model.decoder.fuse1.spatial_gate.conv.kernel_size == (3, 3)
     assert build_model("ms2mnet").vfe[1].local[1].weight.eq(0).all()  # zero init is the default
+
+
+@pytest.mark.parametrize("variant", ["full", "selective_scan"])
+def test_trains_and_evaluates_under_bf16_autocast(models, variant, monkeypatch):
+    """`selective_scan` puts SS2D (float32 scan inside a bf16 region) into the network."""
+    check_train_and_eval_under_autocast(models[variant], "ms2mnet", monkeypatch)

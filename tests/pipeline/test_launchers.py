@@ -1,0 +1,107 @@
+"""Engines beyond one process: slurm/matrix.sbatch's task arithmetic (without SLURM), a two-job Hydra sweep
+through the submitit launcher (the SLURM code path, as local processes), and two queued DVC experiments
+run by two queue workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TESTS = REPO / "tests"
+SBATCH = REPO / "slurm" / "matrix.sbatch"
+
+
+def _sbatch_task(tmp_path: Path, task: int, runs: str, seeds: str) -> subprocess.CompletedProcess:
+    """matrix.sbatch as array task `task`, with a stand-in `ms2mnet` that prints its arguments."""
+    stub = tmp_path / "bin" / "ms2mnet"
+    if not stub.exists():
+        stub.parent.mkdir()
+        stub.write_text('#!/bin/bash\necho "$@"\n')
+        stub.chmod(0o755)
+    env = {"PATH": f"{stub.parent}{os.pathsep}/usr/bin:/bin", "RUNS": runs, "SEEDS": seeds, "DATASET": "potsdam",
+           "PROFILE": "paper", "SLURM_ARRAY_TASK_ID": str(task)}
+    return subprocess.run(["bash", str(SBATCH)], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_sbatch_array_tasks_cover_every_run_and_seed_once(tmp_path):
+    runs, seeds = ["ms2mnet-full", "fusenet", "rs3mamba"], ["0", "1"]
+    size = len(runs) * len(seeds)
+    header = SBATCH.read_text()
+    assert "--array=0-$(( $(wc -w <<< \"$RUNS\") * $(wc -w <<< \"$SEEDS\") - 1 ))" in header   # the documented range
+    commands = []
+    for task in range(size):
+        result = _sbatch_task(tmp_path, task, " ".join(runs), " ".join(seeds))
+        assert result.returncode == 0, result.stderr
+        commands.append(result.stdout.split())
+    expected = [["run", "--run", run, "dataset=potsdam", "profile=paper", f"seed={seed}"]
+                for run in runs for seed in seeds]
+    assert commands == expected   # task k: run k // #seeds, seed k % #seeds; each pair once
+    past = _sbatch_task(tmp_path, size, " ".join(runs), " ".join(seeds))
+    assert past.returncode == 2 and f"array task {size} is past the 3 runs x 2 seeds" in past.stderr
+
+
+def _env(tmp_path: Path) -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": os.pathsep.join(map(str, (tmp_path, TESTS))), "OMP_NUM_THREADS": "1",
+            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost", "GIT_COMMITTER_NAME": "test",
+            "GIT_COMMITTER_EMAIL": "test@localhost"}
+
+
+@pytest.mark.slow
+def test_two_job_sweep_through_the_submitit_launcher(prepared, tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install -e '.[slurm]'")
+    command = [sys.executable, str(REPO / "ablations" / "run.py"), "-m", "hydra/launcher=submitit_local",
+               f"paths.prepared={prepared}", f"paths.runs={tmp_path / 'runs'}", "device=cpu", "profile=tiny",
+               "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.launcher.timeout_min=20"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path), timeout=1200)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    for seed in (0, 1):
+        assert (tmp_path / "runs" / "synthetic" / "tiny" / "ms2mnet-full" / f"seed{seed}" / "metrics.json").is_file()
+    assert len(list((tmp_path / "sweep").rglob("*_submitted.pkl"))) == 2   # two submitit jobs
+
+
+def _copy_repo(dest: Path, env: dict) -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    for name in tracked.stdout.splitlines():
+        if (REPO / name).is_file() and not name.startswith(("reports/", "tests/")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    params = {"dataset": "synthetic", "profile": "tiny", "runs": ["tinyseg"], "seeds": [0]}
+    (dest / "params.yaml").write_text(yaml.safe_dump(params))
+    (dest / "conf" / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
+    for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
+        subprocess.run(["git", *git], cwd=dest, env=env, check=True)
+
+
+@pytest.mark.slow
+def test_two_queued_dvc_experiments_run_with_two_workers(tmp_path):
+    env = _env(tmp_path)
+    _copy_repo(tmp_path, env)
+
+    def dvc(*args, timeout=600) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=timeout)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        return result
+
+    for seed in (0, 1):
+        dvc("exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"seeds=[{seed}]")
+    dvc("queue", "start", "-j", "2")
+    deadline = time.monotonic() + 1500
+    while time.monotonic() < deadline:
+        status = dvc("queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    dvc("queue", "stop", "--kill")
+    assert status.count("Success") == 2, status
+    dvc("exp", "apply", "seed1")
+    assert (tmp_path / "runs" / "synthetic" / "tiny" / "tinyseg" / "seed1" / "metrics.json").is_file()
