@@ -2,7 +2,11 @@
 
     python benchmarks/gpu_checks.py [--out DIR]        # DIR defaults to $OUT, else ./gpu_checks
 
-For MS2MNet and every registered model (default variants), in this order:
+First, the selective scan: mamba-ssm's kernel against the suite's PyTorch path (agreement of outputs and
+gradients, forward and forward+backward times; `benchmarks/selective_scan.py --device cuda`), at RS3Mamba's
+first-stage shape at batch 10 by default. Where the kernel does not serve (no mamba-ssm, no compiled
+kernel, a failed trial call: the warning says which), the per-token loop stands in and the table says so.
+Then, for MS2MNet and every registered model (default variants), in this order:
 1. training: AMP (bf16) steps with the model's registered loss, channels_last, 256x256, batch 10
    (`ms2mnet bench train`), images/s and peak memory; the loss must stay finite;
 2. evaluation: the suite's evaluator over a Vaihingen-sized test set (4 random tiles of 2494x2064,
@@ -11,6 +15,9 @@ For MS2MNet and every registered model (default variants), in this order:
 and once, for MS2MNet: the on-device evaluator against the authors' host-copy loop (host_copy_eval.py)
 on the same tile with the same model and windows: seconds of each, the ratio, and the share of pixels
 whose predicted class agrees.
+Last, the estimated hours of the paper's matrix from these measurements: every registered run (each
+MS2MNet variant at MS2MNet full's cost) x seeds x datasets, training steps of the `paper` profile at the
+measured step time plus one final evaluation of each dataset's test tiles at the measured window rate.
 Writes gpu_checks.md (a Markdown table with the card's name) and gpu_checks.json to DIR, rewritten after
 every model, so a run cut short still leaves what it measured. Every size is an option, so that the
 test suite runs this script on the CPU at a tiny size.
@@ -30,10 +37,14 @@ from pathlib import Path
 
 import torch
 from host_copy_eval import host_copy_predict
+from omegaconf import OmegaConf
+from selective_scan import kernel_table, parse_size
 
 from ms2mnet.bench.inputs import example_inputs
 from ms2mnet.bench.latency import device_name, measure_latency
-from ms2mnet.bench.train import VAIHINGEN_TEST_TILE, SyntheticTiles, bench_train
+from ms2mnet.bench.train import PAPER_PROFILE, VAIHINGEN_TEST_TILE, SyntheticTiles, bench_train
+from ms2mnet.data.sampling import sliding_windows
+from ms2mnet.data.specs import POTSDAM, VAIHINGEN
 from ms2mnet.engine.inference import sliding_window_logits
 from ms2mnet.models import build_model, import_model_module, list_models
 
@@ -57,6 +68,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=256)
     parser.add_argument("--stride", type=int, default=32)
     parser.add_argument("--eval-batch", type=int, default=16)
+    parser.add_argument("--scan-sizes", type=parse_size, nargs="*", default=[(10, 768, 16, 4096)],
+                        help="batch,dim,state,length of the scan check (default: RS3Mamba's first stage, batch 10)")
+    parser.add_argument("--scan-repeats", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per run in the matrix estimate")
     parser.add_argument("--compare-model", default="ms2mnet", help="model of the evaluator comparison ('' skips)")
     return parser.parse_args(argv)
 
@@ -132,18 +147,59 @@ def compare_evaluators(name: str, args: argparse.Namespace, device: torch.device
             "agreement": float((ours_pred == theirs_pred).mean())}
 
 
+# The protocol's test sets: tiles, their size (H, W) and the evaluation stride (conf/dataset/*.yaml).
+TEST_SETS = {"vaihingen": (len(VAIHINGEN.test), VAIHINGEN_TEST_TILE, 32),
+             "potsdam": (len(POTSDAM.test), (6000, 6000), 64)}
+
+
+def matrix_estimate(rows: list[dict], seeds: int, window: int) -> dict:
+    """Hours of the paper matrix from the measured step times and evaluation rates: every registered run
+    (MS2MNet's variants at MS2MNet's cost) x seeds x datasets, `paper` profile steps + one final evaluation."""
+    train = OmegaConf.load(PAPER_PROFILE).train
+    steps = train.epochs * train.iterations_per_epoch
+    measured = {row["model"]: row for row in rows if "error" not in row and row.get("train_step_ms")}
+    per_run, missing = [], []
+    for model, variants in list_models().items():
+        for variant in variants:
+            run = model if variant is None else f"{model}-{variant}"
+            row = measured.get(model)
+            if row is None:
+                missing.append(run)
+                continue
+            hours = {}
+            for dataset, (tiles, (height, width), stride) in TEST_SETS.items():
+                windows = tiles * len(sliding_windows(height, width, window, stride))
+                eval_s = windows / row["eval_windows_s"] if row.get("eval_windows_s") else 0.0
+                hours[dataset] = (steps * row["train_step_ms"] / 1e3 + eval_s) / 3600
+            per_run.append({"run": run, **hours})
+    total = seeds * sum(h for r in per_run for k, h in r.items() if k != "run")
+    return {"steps": steps, "batch": train.batch_size, "seeds": seeds, "runs": per_run, "missing": missing,
+            "total_hours": total}
+
+
 def _cell(value, digits: int = 1) -> str:
     if value is None:
         return "–"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def markdown(env: dict, args: argparse.Namespace, rows: list[dict], comparison: dict | None) -> str:
+def markdown(env: dict, args: argparse.Namespace, rows: list[dict], comparison: dict | None,
+             scan: list[dict] | None = None, estimate: dict | None = None) -> str:
     height, width = args.tile_size
     lines = [f"# GPU checks on {env['device_name']}", "",
              f"torch {env['torch']}, CUDA {env['cuda'] or '–'}, device {env['device']}, bf16 "
              f"{env['bf16'] if env['bf16'] is not None else '–'}, measured {time.strftime('%Y-%m-%d %H:%M %Z')}.",
-             "", "| model | variant | precision | train img/s | step ms | train peak MiB | eval s "
+             ""]
+    if scan:
+        lines += ["## Selective scan: kernel against the PyTorch path", "",
+                  "| B,D,N,L | compared with | out rel. diff | worst grad rel. diff | PyTorch fwd ms | other fwd ms "
+                  "| PyTorch fwd+bwd ms | other fwd+bwd ms |", "|---|---|---|---|---|---|---|---|"]
+        for r in scan:
+            lines.append(f"| {r['batch']},{r['dim']},{r['state']},{r['length']} | {r['compared_with']} | "
+                         f"{r['out_rel_diff']:.1e} | {r['worst_grad_rel_diff']:.1e} | {r['pytorch_fwd_ms']:.2f} | "
+                         f"{r['other_fwd_ms']:.2f} | {r['pytorch_fwd_bwd_ms']:.2f} | {r['other_fwd_bwd_ms']:.2f} |")
+        lines += ["", "Relative differences: largest absolute difference over the largest value (float32).", ""]
+    lines += ["## Models", "", "| model | variant | precision | train img/s | step ms | train peak MiB | eval s "
              f"({args.tiles} tiles) | eval windows/s | latency ms (batch 1) | status |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -166,14 +222,28 @@ def markdown(env: dict, args: argparse.Namespace, rows: list[dict], comparison: 
                   f"{c['evaluator_s']:.2f} | {c['host_copy_s']:.2f} | {c['speedup']:.2f}x | "
                   f"{100 * c['agreement']:.3f}% |", "",
                   "Same model, weights, windows and batches; 'same class': pixels whose predicted class agrees."]
+    if estimate:
+        e = estimate
+        lines += ["", "## Estimated hours of the paper matrix on this device", "",
+                  "| run | " + " | ".join(TEST_SETS) + " |", "|---|" + "---|" * len(TEST_SETS)]
+        lines += [f"| {r['run']} | " + " | ".join(f"{r[d]:.2f}" for d in TEST_SETS) + " |" for r in e["runs"]]
+        lines += ["", f"Hours per run and seed: {e['steps']} training steps of batch {e['batch']} (`paper` profile) "
+                  "at the measured step time (measured at this script's --size and --batch), plus one evaluation of "
+                  "each dataset's test tiles at the measured window rate (selection=test_best evaluates every "
+                  "epoch: add 49 evaluations). MS2MNet's variants at MS2MNet full's cost. "
+                  f"**Matrix: {e['total_hours']:.1f} device-hours** ({len(e['runs'])} runs x {e['seeds']} seeds x "
+                  f"{len(TEST_SETS)} datasets)" + (f"; not measured: {', '.join(e['missing'])}" if e["missing"] else "")
+                  + "."]
     return "\n".join(lines) + "\n"
 
 
-def write(out: Path, env: dict, args: argparse.Namespace, rows: list[dict], comparison: dict | None) -> None:
+def write(out: Path, env: dict, args: argparse.Namespace, rows: list[dict], comparison: dict | None,
+          scan: list[dict] | None = None, estimate: dict | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_checks.md").write_text(markdown(env, args, rows, comparison))
-    (out / "gpu_checks.json").write_text(json.dumps({"environment": env, "models": rows,
-                                                     "evaluator_comparison": comparison}, indent=2))
+    (out / "gpu_checks.md").write_text(markdown(env, args, rows, comparison, scan, estimate))
+    (out / "gpu_checks.json").write_text(json.dumps({"environment": env, "scan": scan, "models": rows,
+                                                     "evaluator_comparison": comparison, "matrix_estimate": estimate},
+                                                    indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,15 +254,24 @@ def main(argv: list[str] | None = None) -> int:
     env = environment(device)
     rows: list[dict] = []
     comparison = None
+    scan: list[dict] = []
+    try:
+        scan = kernel_table(args.scan_sizes, args.scan_repeats, str(device)) if args.scan_sizes else []
+    except Exception as err:   # the models' numbers must still come
+        traceback.print_exc()
+        print(f"scan check failed: {type(err).__name__}: {err}", flush=True)
+    write(args.out, env, args, rows, comparison, scan)
     for index, name in enumerate(model_names(args.models)):
         rows.append(measure_model(name, args, device))
         print(f"{name}: {rows[-1].get('error', 'ok')}", flush=True)
         if index == 0 and args.compare_model:
             comparison = compare_evaluators(args.compare_model, args, device)
             print(f"evaluator vs host-copy: {comparison['speedup']:.2f}x", flush=True)
-        write(args.out, env, args, rows, comparison)
+        write(args.out, env, args, rows, comparison, scan)
+    estimate = matrix_estimate(rows, args.seeds, args.window)
+    write(args.out, env, args, rows, comparison, scan, estimate)
     print((args.out / "gpu_checks.md").read_text())
-    return 1 if any("error" in row for row in rows) else 0
+    return 1 if any("error" in row for row in rows) or not scan else 0
 
 
 if __name__ == "__main__":

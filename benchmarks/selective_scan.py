@@ -136,29 +136,38 @@ def cpu_table(sizes, repeats: int, ref_max_length: int, backward: bool, threads=
     return rows
 
 
-def cuda_events_ms(fn: Callable, repeats: int) -> float:
+def device_ms(fn: Callable, repeats: int, device: torch.device) -> float:
+    """Median milliseconds of fn(): CUDA events on a GPU, the wall clock elsewhere."""
     times = []
     for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(device)
+            times.append(start.elapsed_time(end))
+        else:
+            start = time.perf_counter()
+            fn()
+            times.append(1e3 * (time.perf_counter() - start))
     return statistics.median(times)
 
 
-def cuda_table(sizes, repeats: int) -> list[dict]:
-    kernel = mamba_kernel()
+def kernel_table(sizes, repeats: int, device: str = "cuda") -> list[dict]:
+    """mamba-ssm's kernel (where it serves this device, else the per-token loop) against the PyTorch path:
+    agreement of outputs, last states and every input's gradient, and forward / forward+backward times."""
+    dev = torch.device(device)
+    kernel = mamba_kernel(dev) if dev.type == "cuda" else None
     if kernel is None:
-        print("mamba-ssm's CUDA kernel cannot be imported here: timing the PyTorch path against the per-token "
-              "loop on the GPU instead", file=sys.stderr)
+        print(f"mamba-ssm's kernel does not serve {dev}: comparing the PyTorch path with the per-token loop",
+              file=sys.stderr)
     other, other_name = (kernel, "mamba-ssm kernel") if kernel else (per_token_scan, "per_token_scan")
     rows = []
     for batch, dim, state, length in sizes:
-        inputs = make_inputs(batch, dim, state, length, "cuda")
-        row = {"device": torch.cuda.get_device_name(), "batch": batch, "dim": dim, "state": state,
-               "length": length, "compared_with": other_name}
+        inputs = make_inputs(batch, dim, state, length, device)
+        row = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else str(dev), "batch": batch,
+               "dim": dim, "state": state, "length": length, "compared_with": other_name}
         results = {}
         for name, fn in (("pytorch", selective_scan_pytorch), ("other", other)):
             leaves = {k: v.detach().clone().requires_grad_() for k, v in inputs.items()}
@@ -173,7 +182,7 @@ def cuda_table(sizes, repeats: int) -> list[dict]:
             for backward in (False, True):
                 run(fn, inputs, backward)   # warm-up
                 key = f"{name}_{'fwd_bwd' if backward else 'fwd'}_ms"
-                row[key] = cuda_events_ms(lambda: run(fn, inputs, backward), repeats)
+                row[key] = device_ms(lambda: run(fn, inputs, backward), repeats, dev)
         rows.append(row)
         print(f"done {batch},{dim},{state},{length}", file=sys.stderr)
     return rows
@@ -210,7 +219,7 @@ def main() -> None:
     if args.device == "cpu":
         rows = cpu_table(args.sizes, args.repeats, args.ref_max_length, args.backward, args.threads, args.load)
     else:
-        rows = cuda_table(args.sizes, args.repeats)
+        rows = kernel_table(args.sizes, args.repeats)
     table = markdown(rows)
     conditions = (f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} CPUs, {args.repeats} repeats, medians (ours_min_ms: the fastest run), "

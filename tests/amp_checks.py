@@ -25,7 +25,7 @@ def cpu_bf16(device: torch.device, enabled: bool):
 
 
 def check_train_and_eval_under_autocast(model: nn.Module, name: str, monkeypatch, size: int = 32) -> None:
-    """A bf16 sliding-window evaluation (float32 logits close to float32's), then a bf16 training step with
+    """A bf16 sliding-window evaluation (float32 logits, classes as in float32), then a bf16 training step with
     the model's registered loss (finite loss and gradients, weights moved, outputs really in bf16).
     The model's state is restored afterwards (it may be a fixture shared with other tests)."""
     monkeypatch.setattr(trainer, "autocast", cpu_bf16)
@@ -41,8 +41,10 @@ def check_train_and_eval_under_autocast(model: nn.Module, name: str, monkeypatch
         logits = {amp: sliding_window_logits(model, image, dsm, 6, window=size, stride=size, batch_size=2, amp=amp)
                   for amp in (True, False)}
         assert logits[True].dtype == torch.float32 and torch.isfinite(logits[True]).all(), name
-        scale = logits[False].abs().max()
-        assert (logits[True] - logits[False]).abs().max() <= 0.1 * scale, f"{name}: bf16 logits far from float32"
+        # The classes, not the logits: at random initialisation some heads give logits near 0 (CMGFNet's
+        # peak at 0.004), where bf16's 3 digits are a large relative error but rarely change a class.
+        agreement = (logits[True].argmax(0) == logits[False].argmax(0)).float().mean().item()
+        assert agreement > 0.95, f"{name}: bf16 and float32 agree on {agreement:.1%} of the pixels"
         assert dtypes == [torch.bfloat16, torch.float32], f"{name}: outputs {dtypes} (autocast did not apply)"
         dtypes.clear()
 

@@ -1,13 +1,14 @@
 """The selective scan in plain PyTorch, chunked so that it runs as a few hundred tensor ops, not one per token.
 
 h_t = exp(delta_t * A) * h_{t-1} + delta_t * B_t * u_t, y_t = <h_t, C_t> (per channel d, state n). The
-sequence is cut into windows of `ncw` chunks of `T` tokens. Inside a window every chunk is scanned from a
-zero state, all chunks at once (T steps); the chunk-end states are then chained across chunks with each
+sequence is cut into windows of `ncw` chunks of `T` tokens (sizes per device: `PLANS`). Inside a window
+every chunk is scanned from a zero state, all chunks at once (T steps); the chunk-end states are then chained across chunks with each
 chunk's total decay (ncw small steps), and the window is scanned a second time from the right start
 states, which gives every h_t exactly. Only products and sums of decays <= 1 (for A <= 0) appear: nothing
-is divided by a decay, so no chunk length or decay strength can overflow. Windows keep the working set near
-the CPU caches; long sequences are scanned in segments of `SEGMENT` tokens (the state carried over), so
-that time stays linear in L. Differentiable by autograd.
+is divided by a decay, so no chunk length or decay strength can overflow. On the CPU windows keep the
+working set near the caches, on a GPU they make few, large launches; long sequences are scanned in segments
+(the state carried over), so that time stays linear in L. On an oversubscribed CPU the scan runs on one
+thread (`scan_threads`). Differentiable by autograd.
 
 Layout: tokens first, (L, batch, groups, N, dim/G), so that one transpose of the inputs (and one of the
 output) is the only strided copy, and a step's state has dim/G innermost: contracting N with C is then a
@@ -43,15 +44,27 @@ class ScanPlan:
     def chunks_per_window(self, state_elements: int) -> int:
         return max(1, self.step_elements // state_elements)
 
+    def sequential_steps(self, state_elements: int, length: int) -> int:
+        """Dependent steps of the three loops over a sequence (the scan's latency in launches or barriers)."""
+        steps = 0
+        for begin in range(0, length, self.segment):
+            tokens = min(self.segment, length - begin)
+            chunk = min(self.chunk, tokens)
+            n_chunks = -(-tokens // chunk)
+            ncw = min(self.chunks_per_window(state_elements), n_chunks)
+            windows = -(-n_chunks // ncw)
+            steps += windows * (chunk if ncw == 1 else 2 * chunk + ncw)
+        return steps
 
-# CPU: steps of 2^18 elements (1 MiB). Every step large enough to be split over threads ends in a thread
-# barrier; with other processes busy, a barrier waits for a thread the OS has parked (milliseconds), so the
-# number of steps, not their size, sets the time under load. 2^18 keeps quiet speed near the cache-sized
-# 2^16 while cutting the steps 4x (benchmarks/selective_scan.py measures both conditions).
+
+# CPU: steps of 2^16 elements (256 KiB), cache-sized: on 2 cores at batch 1, dim 256, N 16, chunks of 8 tokens
+# in windows of 16 beat 16 x 8, 16 x 16 and 8 x 8 by 10-20%. Under load it is not the step size that hurts
+# but the thread barrier closing every step (4x larger steps left 2 threads as slow); see `scan_threads`.
 # GPU: every step is a kernel launch of a few microseconds whatever its size: far fewer, larger steps
-# (2^22 elements, 16 MiB), longer chunks and segments; at batch 10 a step of the CPU plan would hold a
-# single chunk and the scan would run token by token.
-PLANS = {"cpu": ScanPlan(chunk=8, step_elements=2**18, segment=2048),
+# (2^22 elements, 16 MiB), longer chunks and segments. At batch 10 (RS3Mamba's first stage: dim 768, N 16)
+# a CPU step holds a single chunk and the scan would take one launch per token (4096 for a 64x64 map);
+# the GPU plan takes about 530 sequential steps (`ScanPlan.sequential_steps`).
+PLANS = {"cpu": ScanPlan(chunk=8, step_elements=2**16, segment=2048),
          "gpu": ScanPlan(chunk=16, step_elements=2**22, segment=16384)}
 
 

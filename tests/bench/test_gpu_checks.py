@@ -14,7 +14,7 @@ TESTS = REPO / "tests"   # holds extra_models/tinyseg.py, a two-layer model (MS2
 TINY = ["--device", "cpu", "--import", "extra_models.tinyseg", "--models", "tinyseg", "--compare-model", "tinyseg",
         "--size", "32", "--batch", "2", "--steps", "1", "--warmup", "0",
         "--latency-runs", "1", "--tiles", "1", "--tile-size", "64", "48", "--window", "32", "--stride", "16",
-        "--eval-batch", "4"]
+        "--eval-batch", "4", "--scan-sizes", "1,8,4,24", "--scan-repeats", "1", "--seeds", "2"]
 
 
 def test_gpu_checks_script_writes_its_table(tmp_path):
@@ -31,6 +31,15 @@ def test_gpu_checks_script_writes_its_table(tmp_path):
     comparison = record["evaluator_comparison"]
     # Same model, windows and batches in float32: the same classes (float64 vs float32 sums may split a tie).
     assert comparison["agreement"] > 0.999 and comparison["evaluator_s"] > 0 and comparison["host_copy_s"] > 0
+    [scan] = record["scan"]   # no kernel on the CPU: the PyTorch path against the per-token loop
+    assert scan["compared_with"] == "per_token_scan" and scan["out_rel_diff"] < 1e-4 and scan["worst_grad_rel_diff"] < 1e-3
+    assert "## Selective scan: kernel against the PyTorch path" in table and "| 1,8,4,24 | per_token_scan |" in table
+    estimate = record["matrix_estimate"]
+    [run] = [r for r in estimate["runs"] if r["run"] == "tinyseg"]
+    steps_s = estimate["steps"] * row["train_step_ms"] / 1e3
+    assert steps_s / 3600 < run["vaihingen"] < run["potsdam"]   # training plus more windows on Potsdam
+    assert estimate["total_hours"] == sum(r["vaihingen"] + r["potsdam"] for r in estimate["runs"]) * 2
+    assert "device-hours" in table
 
 
 def test_host_copy_loop_matches_the_evaluator():

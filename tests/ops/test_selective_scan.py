@@ -172,3 +172,31 @@ def test_float32_equals_mamba_ssm_reference(length, groups, with_d, with_z, with
     assert relative_error(out, ref_out) < 2e-5 and relative_error(last, ref_last) < 2e-5
     for name in grads:
         assert relative_error(grads[name], ref_grads[name]) < 2e-4, name
+
+
+def test_the_gpu_plan_gives_the_same_scan_in_far_fewer_steps():
+    from ms2mnet.ops.chunked_scan import PLANS, plan_for
+    assert plan_for("cpu") is PLANS["cpu"] and plan_for("cuda") is PLANS["gpu"] is plan_for("xpu")
+    rs3mamba_stage1 = 10 * 768 * 16   # batch 10, 4 directions x 192 channels, N 16; L = 64 x 64
+    assert PLANS["gpu"].sequential_steps(rs3mamba_stage1, 4096) * 5 < PLANS["cpu"].sequential_steps(rs3mamba_stage1, 4096)
+    inputs = make_inputs(length=45, groups=2)
+    out, last = chunked_selective_scan(**inputs, delta_softplus=True, plan=PLANS["gpu"])
+    ref_out, ref_last = recurrence64(**inputs, delta_softplus=True)
+    assert relative_error(out, ref_out) < 1e-9 and relative_error(last, ref_last) < 1e-9
+
+
+@pytest.mark.parametrize("running, expected", [(1, 2), (99, 1), (None, 2)])
+def test_one_thread_when_the_cpu_is_oversubscribed(monkeypatch, running, expected):
+    from ms2mnet.ops import chunked_scan
+    monkeypatch.setattr(chunked_scan, "runnable_tasks", lambda: running)
+    monkeypatch.setattr(chunked_scan, "_cores", lambda: 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        monkeypatch.setattr(chunked_scan, "_chunked_scan", lambda *args: seen.append(torch.get_num_threads()) or args[:2])
+        chunked_selective_scan(**make_inputs(length=5))
+        assert seen == [expected] and torch.get_num_threads() == 2   # restored
+    finally:
+        torch.set_num_threads(before)
+    assert chunked_scan.runnable_tasks() is None or chunked_scan.runnable_tasks() >= 1   # this process runs
