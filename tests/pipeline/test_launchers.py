@@ -56,8 +56,13 @@ def _env(tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_two_job_sweep_through_the_submitit_launcher(prepared, tmp_path):
+def test_two_job_sweep_through_the_submitit_launcher(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install -e '.[slurm]'")
+    from ms2mnet.data.fetch import fetch
+    from ms2mnet.data.prepare import prepare
+    fetch("synthetic", raw_root=tmp_path / "raw")
+    prepare("synthetic", raw_root=tmp_path / "raw", out_root=tmp_path / "prepared")
+    prepared = tmp_path / "prepared"
     command = [sys.executable, str(REPO / "ablations" / "run.py"), "-m", "hydra/launcher=submitit_local",
                f"paths.prepared={prepared}", f"paths.runs={tmp_path / 'runs'}", "device=cpu", "profile=tiny",
                "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.launcher.timeout_min=20"]
