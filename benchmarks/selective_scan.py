@@ -190,7 +190,13 @@ def kernel_table(sizes, repeats: int, device: str = "cuda") -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    fmt = lambda v: "" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)   # noqa: E731
+    def fmt(v) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float):
+            return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return str(v)
+
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(fmt(row.get(k)) for k in keys) + " |" for row in rows]
     return "\n".join(lines)
