@@ -19,7 +19,6 @@ import torch
 
 from ms2mnet import app
 from ms2mnet.app import compose_config
-from ms2mnet.data.locks import exclusive
 from ms2mnet.engine.checkpoint import load_checkpoint, save_checkpoint
 from ms2mnet.engine.fingerprint import ResumeMismatchError
 from ms2mnet.experiment import run
@@ -84,6 +83,8 @@ def test_a_second_run_into_a_busy_folder_is_refused_naming_the_holder(prepared, 
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
+    from ms2mnet.data.locks import exclusive
+
     with exclusive(seed_dir(tmp_path), "after a kill -9", wait=False):   # the kernel released the lock
         pass
 
