@@ -14,8 +14,8 @@ import logging
 import platform
 import random
 import subprocess
-from importlib.metadata import PackageNotFoundError, version
 from contextlib import nullcontext
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +24,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ms2mnet.bench.complexity import measure_complexity
 from ms2mnet.bench.latency import device_name
+from ms2mnet.data.locks import exclusive
 from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
-from ms2mnet.engine.checkpoint import load_checkpoint, save_checkpoint
+from ms2mnet.engine.checkpoint import RESUME_KEYS, CheckpointError, check_state_fits, load_checkpoint, save_checkpoint
 from ms2mnet.engine.evaluate import evaluate
-from ms2mnet.data.locks import exclusive
-from ms2mnet.engine.checkpoint import RESUME_KEYS, CheckpointError, check_state_fits
 from ms2mnet.engine.fingerprint import check_fingerprint, training_fingerprint
 from ms2mnet.engine.losses import DeepSupervisionLoss, median_frequency_weights
 from ms2mnet.engine.trainer import CHECKPOINT, TrainSettings, train
@@ -166,7 +165,7 @@ def run(cfg: DictConfig) -> dict:
         return _run_locked(cfg, world, device, run_dir, store, fingerprint)
 
 
-def _run_locked(cfg: DictConfig, world, device: torch.device, run_dir: Path, store: TileStore,
+def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device, run_dir: Path, store: TileStore,
                 fingerprint: dict) -> dict:
     seed_everything(cfg.seed)
     model = build(cfg)

@@ -72,16 +72,24 @@ def require_writable(path: Path) -> Path:
     return path
 
 
+def _carry_over(old: Path, path: Path, keep: Callable[[Path], bool]) -> None:
+    """Move the entries of the replaced folder `old` that `keep` names into `path`, then delete `old`."""
+    for entry in old.iterdir():
+        if keep(entry) and not (path / entry.name).exists():
+            entry.rename(path / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @contextmanager
 def atomic_folder(path: Path, keep: Callable[[Path], bool] = lambda p: False) -> Iterator[Path]:
     """Yield an empty hidden folder beside `path`; on success it replaces `path` as a whole (entries of the old
-    folder for which `keep` is true are moved into it first), on failure it is removed and `path` stays as it
-    was. A kill between the two renames leaves `.<name>.old-<pid>`, which the next call puts back."""
+    folder for which `keep` is true are then moved into it), on failure it is removed and `path` stays as it
+    was. A kill between the renames leaves `.<name>.old-<pid>`, which the next call finishes with or puts back."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    for old in path.parent.glob(f".{path.name}.old-*"):     # an interrupted swap: the old folder is the intact one
+    for old in path.parent.glob(f".{path.name}.old-*"):
         if path.exists():
-            shutil.rmtree(old, ignore_errors=True)
+            _carry_over(old, path, keep)
         else:
             old.rename(path)
     for stale in path.parent.glob(f"{_TMP_PREFIX.format(name=path.name)}*"):
@@ -92,11 +100,9 @@ def atomic_folder(path: Path, keep: Callable[[Path], bool] = lambda p: False) ->
     try:
         yield tmp
         if path.exists():
-            for entry in path.iterdir():
-                if keep(entry) and not (tmp / entry.name).exists():
-                    entry.rename(tmp / entry.name)
             path.rename(old)
         tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
+        if old.exists():
+            _carry_over(old, path, keep)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -140,7 +140,7 @@ def save(model: nn.Module, state: TrainState, checkpoint: Path, config: dict, fi
                     state.iteration, len(bad), bad[0])
         return
     state.saved_at = state.iteration
-    save_checkpoint(checkpoint, model=model.state_dict(), optimizer=state.optimizer.state_dict(),
+    save_checkpoint(checkpoint, model=weights, optimizer=state.optimizer.state_dict(),
                     scheduler=state.scheduler.state_dict(), scaler=state.scaler.state_dict(),
                     iteration=state.iteration, config=config, fingerprint=fingerprint)
 

@@ -205,13 +205,9 @@ DATA_CASES = {
     "label values": (_npy("area5", "label_eroded", lambda a: np.where(a == 2, 9, a).astype(np.uint8)),
                      "area5/label_eroded.npy: values 9 are no class"),
     "manifest list": (_write("manifest.json", lambda p: b"[]"), "manifest.json: holds a JSON list"),
-    "manifest broken": (_write("manifest.json", lambda p: p.read_bytes()[:40]), "manifest.json: not valid JSON"),
     "npy truncated": (_write("area3/image.npy", lambda p: p.read_bytes()[:-64]),
                       "area3/image.npy: truncated or not a .npy array"),
-    "npy garbage": (_write("area3/dsm.npy", lambda p: b"\x80\x04garbage" * 9), "area3/dsm.npy: truncated or not"),
-    "channels first": (_npy("area1", "image", lambda a: np.ascontiguousarray(a.transpose(2, 0, 1))),
-                       "area1/image.npy: channels first"),
-}
+}   # the other kinds of bad prepared data: tests/data/test_prepared_checks.py, on the store
 
 
 @pytest.mark.parametrize("case", DATA_CASES)
@@ -226,8 +222,6 @@ def test_bad_prepared_data_is_one_line_and_leaves_no_run_folder(case, prepared, 
 @pytest.mark.parametrize("override, message", [
     ("profile.train.crop=100000", "profile.train.crop=100000 is over twice the largest train tile's side"),
     ("profile.eval.window=100000", "profile.eval.window=100000 is over twice the largest test tile's side"),
-    ("profile.eval.tta=maybe", "profile.eval.tta='maybe' must be true or false"),
-    ("resume=yes", "resume='yes' must be true or false"),
     ("profile.train.lr=nan", "profile.train.lr=nan must be a finite number"),
     pytest.param("device=cuda", "device=cuda but CUDA is not available here", marks=pytest.mark.skipif(
         torch.cuda.is_available(), reason="a GPU is here")),
