@@ -78,3 +78,23 @@ def test_metrics_that_contradict_their_folder_are_error_rows(tmp_path):
     rows = {row["run"]: row for row in main_table(results, "synthetic", [0, 1, 2]).data}
     assert rows["ms2mnet-full"]["miou_mean"] == pytest.approx(80.0) and rows["ms2mnet-full"]["seeds_ok"] == 1
     assert rows["ms2mnet-no_dfe"]["model"] == "ms2mnet" and rows["ms2mnet-no_vfe"]["miou_mean"] == pytest.approx(81.0)
+
+
+@pytest.mark.parametrize("new_in_place", [False, True])
+def test_a_swap_killed_between_its_renames_is_completed_by_the_next_one(tmp_path, new_in_place):
+    """Killed after the old report was renamed aside (and maybe after the new one was renamed in): the next
+    report puts the old one back or finishes the swap, and the user's files survive either way."""
+    from ms2mnet.io import atomic_folder
+
+    aside = tmp_path / ".reports.old-1"
+    aside.mkdir()
+    (aside / "README.md").write_text("old")
+    (aside / "notes.txt").write_text("mine")
+    if new_in_place:
+        (tmp_path / "reports").mkdir()
+        (tmp_path / "reports" / "README.md").write_text("newer")
+    with atomic_folder(tmp_path / "reports", keep=lambda p: p.suffix == ".txt") as staging:
+        (staging / "README.md").write_text("newest")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+    assert {p.name: p.read_text() for p in (tmp_path / "reports").iterdir()} == {"README.md": "newest",
+                                                                                 "notes.txt": "mine"}
