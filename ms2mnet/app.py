@@ -11,6 +11,7 @@ HYDRA_FULL_ERROR=1 (or `ms2mnet -v run`) shows the traceback instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -146,6 +147,7 @@ def main(config_name: str = "config", argv: list[str] | None = None, verbose: bo
     saved = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"     # Hydra re-raises instead of printing its own report and exit(1)
     _main.update(active=True, traceback=full, refused=0)
+    handlers, level = list(logging.root.handlers), logging.root.level   # Hydra's job logging replaces them
     try:
         hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(task)()
     except Exception as err:     # raised before the task ran: Hydra's set-up, an unknown option, a resolver
@@ -156,6 +158,10 @@ def main(config_name: str = "config", argv: list[str] | None = None, verbose: bo
         return 2
     finally:
         _main["active"] = False
+        for handler in set(logging.root.handlers) - set(handlers):   # e.g. the job folder's log file
+            handler.close()
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
         if saved is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:

@@ -253,6 +253,18 @@ def test_unwritable_runs_or_seed_folder_is_one_line(prepared, conf, tmp_path, ca
     assert seed.read_text() == "not a folder"
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through a chmod (the test above stands in)")
+def test_a_read_only_runs_folder_is_one_line(prepared, conf, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    runs.chmod(0o555)
+    try:
+        assert "Permission denied" in refused(overrides(prepared, runs, conf), capsys)
+        assert list(runs.iterdir()) == []
+    finally:
+        runs.chmod(0o755)
+
+
 def test_a_checkpoint_of_another_shape_is_one_line(finished, prepared, conf, tmp_path, capsys):
     """Our keys and fingerprint, tensors of another shape: refused before anything is written."""
     runs = tmp_path / "runs"
