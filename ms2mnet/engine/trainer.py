@@ -161,8 +161,8 @@ def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criter
         loss = train_step(net, batch, criterion, state, device, epoch + 1, amp=amp, channels_last=channels_last,
                           world=world)
         if not math.isfinite(loss):
-            kept = (f"the last checkpoint with finite weights, {checkpoint} (iteration {state.saved_at}), is kept"
-                    if state.saved_at is not None else "no checkpoint with finite weights was saved")
+            kept = ("no checkpoint with finite weights was saved" if state.saved_at is None else
+                    f"the last good checkpoint (all weights finite), {checkpoint} at iteration {state.saved_at}, is kept")
             raise NonFiniteLossError(f"non-finite loss at iteration {state.iteration + 1} (epoch {epoch + 1}); the "
                                      f"run stopped and {kept}. Lower the learning rate or disable AMP.")
         state.iteration += 1

@@ -85,7 +85,8 @@ def _replace(out, tile, name, array):
 @pytest.mark.parametrize("name, make, message", [
     ("image", lambda a: a.astype(np.float32) / 255, "image.npy: float32 of shape .* expected uint8"),
     ("image", lambda a: np.ascontiguousarray(a.transpose(2, 0, 1)), "image.npy: channels first"),
-    ("dsm", lambda a: (a.astype(np.float32) * 30 + 250).astype(np.float16), "dsm.npy: values from 2.*expected a scaled"),
+    ("dsm", lambda a: (a.astype(np.float32) * 30 + 250).astype(np.float16),      # metres
+     "dsm.npy: values from 2.*expected a scaled"),
     ("label", lambda a: a[:-1], "label.npy: uint8 of shape \\(47, 64\\)"),
     ("label_eroded", lambda a: np.where(a == 1, 7, a).astype(np.uint8), "label_eroded.npy: values 7 are no class"),
 ])
