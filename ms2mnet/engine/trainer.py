@@ -162,7 +162,8 @@ def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criter
                           world=world)
         if not math.isfinite(loss):
             kept = ("no checkpoint with finite weights was saved" if state.saved_at is None else
-                    f"the last good checkpoint (all weights finite), {checkpoint} at iteration {state.saved_at}, is kept")
+                    f"the last good checkpoint (all weights finite), {checkpoint} at iteration {state.saved_at}, "
+                    "is kept")
             raise NonFiniteLossError(f"non-finite loss at iteration {state.iteration + 1} (epoch {epoch + 1}); the "
                                      f"run stopped and {kept}. Lower the learning rate or disable AMP.")
         state.iteration += 1
