@@ -7,4 +7,4 @@
 from ms2mnet.app import main
 
 if __name__ == "__main__":
-    main("config")
+    raise SystemExit(main("config"))

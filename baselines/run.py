@@ -8,4 +8,4 @@ Models and their variants: `ms2mnet models`; adding one: docs/adding-a-model.md.
 from ms2mnet.app import main
 
 if __name__ == "__main__":
-    main("baselines")
+    raise SystemExit(main("baselines"))

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as err:
         # Expected failures (bad input, missing, unreadable or unwritable files) end with their message, not a
         # traceback.
-        logging.getLogger("ms2mnet").error("%s", err)
+        logging.getLogger("ms2mnet").error("%s", " ".join(str(err).split()))   # one line
         if args.verbose:
             raise
         return 2

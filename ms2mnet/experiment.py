@@ -14,6 +14,7 @@ import logging
 import platform
 import random
 import subprocess
+from contextlib import nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -23,17 +24,18 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ms2mnet.bench.complexity import measure_complexity
 from ms2mnet.bench.latency import device_name
+from ms2mnet.data.locks import exclusive
 from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
-from ms2mnet.engine.checkpoint import load_checkpoint, save_checkpoint
+from ms2mnet.engine.checkpoint import RESUME_KEYS, CheckpointError, check_state_fits, load_checkpoint, save_checkpoint
 from ms2mnet.engine.evaluate import evaluate
-from ms2mnet.engine.fingerprint import check_resumable, training_fingerprint
+from ms2mnet.engine.fingerprint import check_fingerprint, training_fingerprint
 from ms2mnet.engine.losses import DeepSupervisionLoss, median_frequency_weights
 from ms2mnet.engine.trainer import CHECKPOINT, TrainSettings, train
-from ms2mnet.io import atomic_path, write_json
+from ms2mnet.io import atomic_path, remove_stale_temporaries, write_json
 from ms2mnet.models import build_model, for_layout, get_model, import_model_module, resolve_variant
-from ms2mnet.validation import validate_config
+from ms2mnet.validation import ConfigError, validate_config
 
 log = logging.getLogger(__name__)
 PACKAGES = ("torch", "torchvision", "timm", "fvcore", "numpy", "hydra-core", "dvc", "dvclive", "mamba-ssm", "ms2mnet")
@@ -114,25 +116,65 @@ def build_criterion(cfg: DictConfig, store: TileStore) -> DeepSupervisionLoss:
     return DeepSupervisionLoss(cfg.model.loss, list(cfg.model.aux_weights), **weights)
 
 
+def check_sizes(cfg: DictConfig, store: TileStore) -> None:
+    """A crop or window is padded where it exceeds a tile; one over twice the largest tile is mostly padding
+    (and crop=100000 asks for gigabytes): refuse it before any work."""
+    problems = []
+    for key, split in (("profile.train.crop", "train"), ("profile.eval.window", "test")):
+        value = OmegaConf.select(cfg, key)
+        largest = max((max(store.shape(name)) for name in store.tiles(split)), default=0)
+        if value > 2 * largest:
+            problems.append(f"{key}={value} is over twice the largest {split} tile's side ({largest} px)")
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems) + f" of {store.root}")
+
+
+def check_checkpoint(path: Path, fingerprint: dict, model: torch.nn.Module, cfg: DictConfig) -> None:
+    """Before any write: the checkpoint a resume would continue must be ours, trained with these settings,
+    shaped like this model, and (selection=test_best) come with the choice among the epochs it judged."""
+    saved = load_checkpoint(path, require=RESUME_KEYS)
+    check_fingerprint(saved.get("fingerprint"), fingerprint, path)
+    check_state_fits(saved["model"], model, path)
+    judged = saved["iteration"] // cfg.profile.train.iterations_per_epoch
+    if cfg.selection == "test_best" and judged and not (path.parent / TEST_BEST).is_file():
+        raise CheckpointError(f"{path}: {judged} epoch(s) trained under selection=test_best, but "
+                              f"{TEST_BEST} (the choice among them) is missing; start over with resume=false")
+
+
 def run(cfg: DictConfig) -> dict:
     """Run one configuration end to end; returns the test metrics (on the main process).
 
-    Nothing is written before the config is validated and, when the run folder holds a checkpoint to
-    resume, before that checkpoint's training fingerprint is found to match this config's."""
+    Nothing is written before the config and the prepared data are validated, the run folder is locked
+    against a second run, and, when it holds a checkpoint to resume, that checkpoint's training
+    fingerprint (which includes the prepared data and `selection`) is found to match this config's."""
     validate_config(cfg)
     complete_model_config(cfg)
     world, device = distributed.setup(cfg.device)
     run_dir = run_dir_of(cfg)
-    seed_everything(cfg.seed)
     store = TileStore(Path(cfg.paths.prepared) / cfg.dataset.name)
+    store.check()       # every tile, before training rather than at the evaluation after it
+    check_sizes(cfg, store)
     with open_dict(cfg):   # how the DSM was scaled travels with the run, so `predict` scales a new tile alike
         cfg.dataset.dsm_scaling = store.manifest.get("dsm_scaling")
     fingerprint = training_fingerprint(cfg)
-    if cfg.resume:
-        check_resumable(run_dir / CHECKPOINT, fingerprint)
+    # Not settings of the training itself, but a finished run rerun with other data or another selection
+    # must not re-evaluate (and relabel) weights chosen under the old ones.
+    fingerprint.update(data=store.digest(), selection=cfg.selection)
+    lock = exclusive(run_dir, f"training {cfg.run} seed {cfg.seed}", wait=False) if world.is_main else nullcontext()
+    with lock:
+        return _run_locked(cfg, world, device, run_dir, store, fingerprint)
+
+
+def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device, run_dir: Path, store: TileStore,
+                fingerprint: dict) -> dict:
+    seed_everything(cfg.seed)
     model = build(cfg)
+    if cfg.resume and (run_dir / CHECKPOINT).exists():
+        check_checkpoint(run_dir / CHECKPOINT, fingerprint, model, cfg)
     container = OmegaConf.to_container(cfg, resolve=True)
     if world.is_main:
+        for name in ("config.yaml", "env.json", TEST_BEST, "metrics.json"):   # left by a killed run
+            remove_stale_temporaries(run_dir / name)
         run_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(run_dir / "config.yaml") as tmp:
             OmegaConf.save(cfg, tmp, resolve=True)

@@ -1,12 +1,13 @@
-"""Atomic file writes: write to a temporary name in the same folder, then rename."""
+"""Atomic file and folder writes: write to a temporary name in the same folder, then rename."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,39 @@ def require_writable(path: Path) -> Path:
         raise PermissionError(f"{path}: cannot write there ({err.strerror or err}); choose another output path") \
             from None
     return path
+
+
+def _carry_over(old: Path, path: Path, keep: Callable[[Path], bool]) -> None:
+    """Move the entries of the replaced folder `old` that `keep` names into `path`, then delete `old`."""
+    for entry in old.iterdir():
+        if keep(entry) and not (path / entry.name).exists():
+            entry.rename(path / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def atomic_folder(path: Path, keep: Callable[[Path], bool] = lambda p: False) -> Iterator[Path]:
+    """Yield an empty hidden folder beside `path`; on success it replaces `path` as a whole (entries of the old
+    folder for which `keep` is true are then moved into it), on failure it is removed and `path` stays as it
+    was. A kill between the renames leaves `.<name>.old-<pid>`, which the next call finishes with or puts back."""
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob(f".{path.name}.old-*"):
+        if path.exists():
+            _carry_over(old, path, keep)
+        else:
+            old.rename(path)
+    for stale in path.parent.glob(f"{_TMP_PREFIX.format(name=path.name)}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = path.with_name(f"{_TMP_PREFIX.format(name=path.name)}{os.getpid()}")
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        if old.exists():
+            _carry_over(old, path, keep)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

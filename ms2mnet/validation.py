@@ -8,6 +8,7 @@ numpy cast error, a ZeroDivisionError after the first step or an error after tra
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -49,10 +50,19 @@ class _Checker:
             return None
         return value
 
-    def number(self, key: str, *, positive: bool) -> None:
+    def number(self, key: str, *, positive: bool, below: float = math.inf, at_most: bool = False) -> None:
+        """A finite number > 0 (positive) or >= 0, and < `below` (<= with `at_most`)."""
         value = self.value(key)
-        if not _is_number(value) or (value <= 0 if positive else value < 0):
-            self.problems.append(f"{key}={value!r} must be a number {'> 0' if positive else '>= 0'}")
+        low = "> 0" if positive else ">= 0"
+        high = "" if below == math.inf else f" and {'<=' if at_most else '<'} {below:g}"
+        if (not _is_number(value) or not math.isfinite(value) or (value <= 0 if positive else value < 0)
+                or (value > below if at_most else value >= below)):
+            self.problems.append(f"{key}={value!r} must be a finite number {low}{high}")
+
+    def boolean(self, key: str) -> None:
+        value = self.value(key)
+        if not isinstance(value, bool):
+            self.problems.append(f"{key}={value!r} must be true or false")
 
 
 def _train_keys(checker: _Checker) -> None:
@@ -65,6 +75,25 @@ def _train_keys(checker: _Checker) -> None:
     if unknown := sorted(given - expected):
         checker.problems.append(f"profile.train has unknown keys {', '.join(unknown)} (known: "
                                 f"{', '.join(sorted(expected))})")
+
+
+def _device(checker: _Checker) -> None:
+    import torch
+
+    name = checker.value("device")
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        checker.problems.append(f"device={name!r} must be auto, cpu, cuda or cuda:N")
+        return
+    if device.type == "cuda" and not torch.cuda.is_available():
+        checker.problems.append(f"device={name} but CUDA is not available here; use device=cpu or device=auto")
+    elif device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        checker.problems.append(f"device={name} but there are {torch.cuda.device_count()} CUDA devices")
+    elif device.type not in ("cpu", "cuda"):
+        checker.problems.append(f"device={name!r} must be auto, cpu, cuda or cuda:N")
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -82,9 +111,12 @@ def validate_config(cfg: DictConfig) -> None:
     check.integer("profile.train.num_workers", 0)
     epochs = check.integer("profile.train.epochs", 0)
     check.number("profile.train.lr", positive=True)
-    check.number("profile.train.gamma", positive=True)
-    check.number("profile.train.momentum", positive=False)
-    check.number("profile.train.weight_decay", positive=False)
+    check.number("profile.train.gamma", positive=True, below=1, at_most=True)   # a step decays the rate
+    check.number("profile.train.momentum", positive=False, below=1)
+    check.number("profile.train.weight_decay", positive=False, below=1)
+    for key in ("resume", "amp", "channels_last", "profile.eval.tta"):
+        check.boolean(key)
+    _device(check)
     milestones = check.value("profile.train.milestones")
     if not isinstance(milestones, ListConfig) or not all(_is_int(m) and m >= 1 for m in milestones):
         check.problems.append(f"profile.train.milestones={milestones!r} must be a list of epochs >= 1, e.g. [15, 25]")

@@ -4,10 +4,13 @@ Per tile: image.npy (uint8 HxWx3), dsm.npy (float16 HxW in [0, 1], scaled as `ds
 label.npy and label_eroded.npy (uint8 class index, palette.IGNORE = ignore) and meta.json.
 Members are read from the archives in memory, never extracted wholesale. A tile is
 written to a temporary folder and renamed into place, so a tile folder is always
-complete; a tile whose sources (member CRC and size) and settings did not change is
-skipped. All archive-level checks run before the first write, so bad archives leave the
-prepared data as it was. One prepare at a time writes to an output folder (`locks`): a
-second one waits, then finds the tiles done.
+complete; a tile whose sources (member CRC and size), settings (`options` in its meta.json)
+and arrays (complete .npy files) did not change is skipped. All archive-level checks run
+before the first write, so bad archives leave the prepared data as it was. Before the first
+tile changes the manifest is removed, and it is written last, recording each tile's
+signature: an interrupted prepare (say with another DSM scaling) never leaves a manifest
+that describes a mix of tiles (`TileStore.check` refuses one). One prepare at a time
+writes to an output folder (`locks`): a second one waits, then finds the tiles done.
 """
 
 from __future__ import annotations
@@ -196,12 +199,19 @@ def convert_tile(spec: DatasetSpec, tile: str, sources: dict[str, Source]
         "sources": {r: {"archive": s.archive.name, "member": s.info.filename,
                         "crc32": s.info.CRC, "size": s.info.file_size,
                         "md5": hashlib.md5(raw[r]).hexdigest()} for r, s in sources.items()},
-        "shape": [h, w], "crop": crop, "image_bands": spec.band_names,
+        "shape": [h, w], "crop": crop, "image_bands": spec.band_names, "options": options(spec),
         "dsm_normalisation": dsm_info, "labels": label_info,
         "class_histogram": {r: class_histogram(out[r]) for r in ("label", "label_eroded")},
         "warnings": warnings,
     }
     return out, meta, warnings
+
+
+def options(spec: DatasetSpec) -> dict:
+    """The prepare options that shape a tile's arrays (recorded per tile and in the manifest)."""
+    return {"dsm_scaling": spec.dsm_scaling,
+            "dsm_percentiles": list(spec.dsm_percentiles) if "percentile" in spec.dsm_scaling else None,
+            "image_bands": list(spec.image_bands)}
 
 
 def signature(spec: DatasetSpec, sources: dict[str, Source]) -> str:
@@ -246,11 +256,17 @@ def recover(out_dir: Path) -> None:
 
 
 def _existing_meta(tile_dir: Path) -> dict | None:
+    """The meta of a complete prepared tile: every array a readable .npy of the recorded shape (a truncated
+    or replaced file is never taken as unchanged)."""
     try:
         meta = json.loads((tile_dir / "meta.json").read_text())
-    except (OSError, ValueError):
+        for name in ARRAYS:
+            array = np.load(tile_dir / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            if list(array.shape[:2]) != meta["shape"]:
+                return None
+    except (OSError, ValueError, EOFError, KeyError, TypeError):
         return None
-    return meta if all((tile_dir / f"{n}.npy").is_file() for n in ARRAYS) else None
+    return meta
 
 
 # ---------------------------------------------------------------- the stage
@@ -267,24 +283,26 @@ def _sources(spec: DatasetSpec, archives: dict[str, Path],
 
 def _prepare_tiles(spec: DatasetSpec, sources: dict[str, dict[str, Source]], out_dir: Path,
                    summary: Summary) -> dict[str, list[int]]:
-    """Write every tile whose signature changed; returns the shapes of all tiles."""
-    shapes: dict[str, list[int]] = {}
+    """Write every tile whose signature changed; returns the meta of all tiles."""
+    metas: dict[str, dict] = {}
     recover(out_dir)
     for tile in tqdm(spec.tiles, desc=f"prepare {spec.name}", unit="tile"):
         meta = _existing_meta(out_dir / tile)
         if meta is not None and meta.get("signature") == signature(spec, sources[tile]):
             summary.skipped.append(tile)
         else:
+            # the old manifest must not describe the tiles while they change: written again at the end
+            (out_dir / MANIFEST).unlink(missing_ok=True)
             arrays, meta, _ = convert_tile(spec, tile, sources[tile])
             write_tile(out_dir, tile, arrays, meta)
             summary.prepared.append(tile)
             log.debug("prepared %s", tile)
-        shapes[tile] = meta["shape"]
+        metas[tile] = meta
         summary.warnings += meta["warnings"]
         summary.pixels[meta["split"]] += meta["shape"][0] * meta["shape"][1]
         for name, count in meta["class_histogram"]["label"].items():
             summary.classes[name] = summary.classes.get(name, 0) + count
-    return shapes
+    return metas
 
 
 def prepare(dataset: str, raw_root: Path = Path("data/raw"), out_root: Path = Path("data/prepared"),
@@ -302,15 +320,17 @@ def prepare(dataset: str, raw_root: Path = Path("data/raw"), out_root: Path = Pa
     with ExitStack() as stack:
         sources = _sources(spec, located.paths, stack)
         stack.enter_context(exclusive(out_dir, "preparing"))
-        shapes = _prepare_tiles(spec, sources, out_dir, summary)
+        metas = _prepare_tiles(spec, sources, out_dir, summary)
         with exclusive(raw_dir, "recording checksums"):
             record_checksums(located.paths, spec.published_md5)
         write_json(out_dir / MANIFEST, {
             "dataset": dataset, "protocol": PROTOCOL, "prepare_version": PREPARE_VERSION,
             "layout": spec.layout, "image_bands": spec.band_names, "classes": list(CLASSES),
             "ignore_index": IGNORE, "dsm_scaling": spec.dsm_scaling,
-            "splits": {"train": list(spec.train), "test": list(spec.test)}, "tiles": shapes,
-        })
+            "options": options(spec), "splits": {"train": list(spec.train), "test": list(spec.test)},
+            "tiles": {tile: meta["shape"] for tile, meta in metas.items()},
+            "signatures": {tile: meta["signature"] for tile, meta in metas.items()},
+        })     # last: once every tile is in place
     for line in summary.warnings:
         log.warning("%s", line)
     return summary

@@ -77,3 +77,26 @@ def load_checkpoint(path: Path, require: tuple[str, ...] = ("model",)) -> dict[s
     if missing:
         raise _refuse(path, f"keys {', '.join(missing)} missing")
     return state
+
+
+def non_finite(state: dict[str, Any]) -> list[str]:
+    """The names of the floating-point tensors of a state dict that hold NaN or infinity."""
+    return [name for name, value in state.items()
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()]
+
+
+def check_state_fits(state: dict[str, Any], model: torch.nn.Module, path: Path) -> None:
+    """CheckpointError (one line) unless `state` has `model`'s keys and tensor shapes, and finite weights."""
+    expected = model.state_dict()
+    missing, unexpected = sorted(expected.keys() - state.keys()), sorted(state.keys() - expected.keys())
+    wrong = [f"{k} {tuple(state[k].shape)} (model: {tuple(v.shape)})" for k, v in expected.items()
+             if k in state and isinstance(state[k], torch.Tensor) and state[k].shape != v.shape]
+    problems = ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []) + \
+        ([f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})"] if unexpected else []) + \
+        ([f"{len(wrong)} tensors of another shape (e.g. {wrong[0]})"] if wrong else [])
+    if problems:
+        raise CheckpointError(f"{path}: its weights do not fit the configured model: {'; '.join(problems)}; "
+                              "it was trained for another model, variant or number of classes")
+    if bad := non_finite(state):
+        raise CheckpointError(f"{path}: {len(bad)} of {len(state)} tensors hold NaN or infinity (e.g. {bad[0]}); "
+                              "its training diverged: retrain with a lower learning rate")

@@ -53,8 +53,7 @@ def run_command(args: argparse.Namespace) -> int:
     from ms2mnet.app import main
 
     overrides = (run_overrides(args.run) if args.run else []) + args.overrides
-    main("config", overrides)
-    return 0
+    return main("config", overrides, verbose=args.verbose)   # 2 after a refusal's one line
 
 
 def complexity_command(args: argparse.Namespace) -> int:
@@ -71,7 +70,7 @@ def predict_command(args: argparse.Namespace) -> int:
     from ms2mnet.data.palette import class_to_colour
     from ms2mnet.data.prepare import read_inputs
     from ms2mnet.data.specs import get_spec
-    from ms2mnet.engine.checkpoint import load_checkpoint
+    from ms2mnet.engine.checkpoint import check_state_fits, load_checkpoint
     from ms2mnet.engine.distributed import resolve_device
     from ms2mnet.engine.inference import sliding_window_logits
     from ms2mnet.io import require_file, require_writable
@@ -90,6 +89,7 @@ def predict_command(args: argparse.Namespace) -> int:
     import_model_module(cfg["model"].get("module"))
     model = build_model(cfg["model"]["name"], variant=cfg["variant"], num_classes=cfg["dataset"]["num_classes"],
                         **(cfg["model"].get("options") or {}))
+    check_state_fits(state["model"], model, args.checkpoint)     # shapes, and no NaN weights
     model.load_state_dict(state["model"])
     model.to(device).eval()
     image, dsm = read_inputs(get_spec(cfg["dataset"]["name"]), args.image, args.dsm,

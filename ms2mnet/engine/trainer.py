@@ -8,6 +8,7 @@ the same weights as an uninterrupted one (on the CPU).
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from ms2mnet.data.sampling import RandomCrops
 from ms2mnet.io import remove_stale_temporaries
 
-from .checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint, set_rng_state
+from .checkpoint import RESUME_KEYS, check_state_fits, load_checkpoint, non_finite, save_checkpoint, set_rng_state
 from .distributed import World, wrap
 from .fingerprint import check_fingerprint
 from .inference import autocast
@@ -81,6 +82,7 @@ class TrainState:
     scheduler: torch.optim.lr_scheduler.MultiStepLR
     scaler: torch.amp.GradScaler
     iteration: int = 0
+    saved_at: int | None = None      # the iteration of the checkpoint on disk, when this training wrote or read it
 
 
 def train_step(net: nn.Module, batch: dict, criterion: DeepSupervisionLoss, state: TrainState,
@@ -120,17 +122,26 @@ def restore(model: nn.Module, state: TrainState, checkpoint: Path, fingerprint: 
     saved = load_checkpoint(checkpoint, require=RESUME_KEYS)
     if fingerprint is not None:
         check_fingerprint(saved.get("fingerprint"), fingerprint, checkpoint)
+    check_state_fits(saved["model"], model, checkpoint)
     model.load_state_dict(saved["model"])
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
     state.scaler.load_state_dict(saved["scaler"])
     set_rng_state(saved["rng"])
-    state.iteration = saved["iteration"]
+    state.iteration = state.saved_at = saved["iteration"]
     log.info("resumed %s at iteration %d", checkpoint, state.iteration)
 
 
 def save(model: nn.Module, state: TrainState, checkpoint: Path, config: dict, fingerprint: dict | None) -> None:
-    save_checkpoint(checkpoint, model=model.state_dict(), optimizer=state.optimizer.state_dict(),
+    """Checkpoint, unless a weight is not finite: then the previous checkpoint stays (a diverged step can give
+    NaN weights before the loss shows it)."""
+    weights = model.state_dict()
+    if bad := non_finite(weights):
+        log.warning("%s not saved at iteration %d: %d tensors hold NaN or infinity (e.g. %s)", checkpoint,
+                    state.iteration, len(bad), bad[0])
+        return
+    state.saved_at = state.iteration
+    save_checkpoint(checkpoint, model=weights, optimizer=state.optimizer.state_dict(),
                     scheduler=state.scheduler.state_dict(), scaler=state.scaler.state_dict(),
                     iteration=state.iteration, config=config, fingerprint=fingerprint)
 
@@ -151,9 +162,11 @@ def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criter
         loss = train_step(net, batch, criterion, state, device, epoch + 1, amp=amp, channels_last=channels_last,
                           world=world)
         if not math.isfinite(loss):
-            raise NonFiniteLossError(
-                f"non-finite loss at iteration {state.iteration + 1} (epoch {epoch + 1}); the run stopped and "
-                f"the last good checkpoint {checkpoint} is kept. Lower the learning rate or disable AMP.")
+            kept = ("no checkpoint with finite weights was saved" if state.saved_at is None else
+                    f"the last good checkpoint (all weights finite), {checkpoint} at iteration {state.saved_at}, "
+                    "is kept")
+            raise NonFiniteLossError(f"non-finite loss at iteration {state.iteration + 1} (epoch {epoch + 1}); the "
+                                     f"run stopped and {kept}. Lower the learning rate or disable AMP.")
         state.iteration += 1
         lr = state.optimizer.param_groups[0]["lr"]
         progress.update()
@@ -167,6 +180,22 @@ def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criter
         if world.is_main and (state.iteration % settings.checkpoint_every == 0
                               or state.iteration == settings.total_iterations):
             save(model, state, checkpoint, config, fingerprint)
+
+
+def trim_curves(folder: Path, iteration: int) -> None:
+    """Drop the logged steps after `iteration` (all of them when training starts over): a run killed after
+    logging but before its next checkpoint logs those steps again when resumed."""
+    for path in (folder / "plots" / "metrics").rglob("*.tsv"):
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f, delimiter="\t"))
+        if not rows or "step" not in rows[0]:
+            continue
+        step = rows[0].index("step")
+        kept = [rows[0]] + [row for row in rows[1:] if len(row) > step and int(row[step]) <= iteration]
+        if len(kept) < len(rows):
+            with path.open("w", newline="") as f:
+                csv.writer(f, delimiter="\t").writerows(kept)
+            log.info("%s: dropped %d steps logged after iteration %d", path, len(rows) - len(kept), iteration)
 
 
 def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, settings: TrainSettings,
@@ -191,6 +220,8 @@ def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, 
     if resume and checkpoint.exists():
         restore(model, state, checkpoint, fingerprint)
 
+    if world.is_main:
+        trim_curves(Path(run_dir) / "dvclive", state.iteration)
     live = Live(str(Path(run_dir) / "dvclive"), resume=state.iteration > 0, save_dvc_exp=False,
                 dvcyaml=None) if world.is_main else None
     generator = torch.Generator().manual_seed(crops.seed)

@@ -8,7 +8,7 @@ from pathlib import Path
 from ms2mnet.data.palette import CLASSES
 from ms2mnet.data.specs import MissingDataError
 from ms2mnet.data.store import TileStore
-from ms2mnet.io import atomic_path, write_json
+from ms2mnet.io import atomic_folder, write_json
 
 from .ablation_table import ablation_table, reference_run
 from .class_table import class_table
@@ -113,6 +113,20 @@ def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Pat
                                    "--dataset and --profile, or pass --allow-empty)")
         log.warning("none of the %d expected runs has metrics under %s: the report shows only 'missing'",
                     len(runs), where)
+    with atomic_folder(out_dir, keep=_not_written_by_reports) as staging:   # the old report stays whole until
+        summary = _write(dataset, profile, runs, seeds, results, Path(prepared_dir), scaling, staging)  # the swap
+    log.info("report for %s (%d runs x %d seeds, %d missing) written to %s", dataset, len(runs), len(seeds),
+             len(summary["missing"]), out_dir)
+    return summary
+
+
+def _not_written_by_reports(entry: Path) -> bool:
+    """Entries of an old report folder that a report does not write (kept when the folder is replaced)."""
+    return entry.name not in ("README.md", "summary.json", "figures") and entry.suffix not in (".csv", ".tex")
+
+
+def _write(dataset: str, profile: str, runs: list[str], seeds: list[int], results: list[RunResults],
+           prepared_dir: Path, scaling: Path | None, out_dir: Path) -> dict:
     tables = {"main": main_table(results, dataset, seeds), "ablation": ablation_table(results, dataset),
               "per_class_iou": class_table(results, dataset, "iou"),
               "per_class_f1": class_table(results, dataset, "f1")}
@@ -121,16 +135,13 @@ def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Pat
     for table in tables.values():
         write_table(table, out_dir)
     notes: list[str] = []
-    figures = _figures(results, tables, dataset, Path(prepared_dir), scaling, out_dir, notes)
+    figures = _figures(results, tables, dataset, prepared_dir, scaling, out_dir, notes)
     prov, missing = provenance(results), missing_seeds(results)
-    with atomic_path(out_dir / "README.md") as tmp:
-        tmp.write_text(readme(dataset, seeds, runs, prov, missing, tables, figures, notes))
+    (out_dir / "README.md").write_text(readme(dataset, seeds, runs, prov, missing, tables, figures, notes))
     summary = {"dataset": dataset, "profile": profile, "synthetic": is_synthetic(dataset),
                "caveat": SYNTHETIC_CAVEAT if is_synthetic(dataset) else None,
                "runs": runs, "seeds": seeds, "provenance": prov, "missing": missing,
                "tables": {name: table.data for name, table in tables.items()},
                "figures": figures, "notes": notes}
     write_json(out_dir / "summary.json", summary)
-    log.info("report for %s (%d runs x %d seeds, %d missing) written to %s", dataset, len(runs), len(seeds),
-             len(missing), out_dir)
     return summary
