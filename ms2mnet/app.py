@@ -69,10 +69,11 @@ def task(cfg: DictConfig) -> dict:
     from ms2mnet.engine.trainer import NonFiniteLossError
     from ms2mnet.experiment import run
     from ms2mnet.validation import ConfigError
+    from ms2mnet.weights import WeightsError
 
     try:
         return run(cfg)
-    except ConfigError as err:
+    except (ConfigError, WeightsError) as err:   # refused before any work: no run folder is left
         _remove_job_folder(Path(cfg.paths.runs))
         raise CompactHydraException(str(err)) from err
     except (FileNotFoundError, ValueError, NonFiniteLossError) as err:
