@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+TABLE_START, TABLE_END = "<!-- weights-table:start -->", "<!-- weights-table:end -->"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--profile", default=None, help="only the models this profile starts from weights "
                        "(e.g. paper; smoke needs none); default: every named model")
         p.set_defaults(func=_list if name == "list" else _fetch)
+    p = actions.add_parser("table", help="the runbook's weights table, generated from the registrations")
+    p.add_argument("--update", type=Path, metavar="FILE",
+                   help=f"write it into FILE between {TABLE_START} and {TABLE_END} (docs/reproduce.md)")
+    p.set_defaults(func=_table)
 
 
 def models_of(args: argparse.Namespace) -> list[str]:
@@ -73,6 +78,40 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def weights_table() -> str:
+    """Markdown: per model and declared file, what it initialises, where it comes from, its hash and DSM rule."""
+    from ms2mnet.models import get_model, list_models
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| model | file | initialises | source | download | format | sha256 | DSM stem | note |",
+             "|" + "---|" * 9]
+    for name in list_models():
+        entry = get_model(name)
+        if not entry.module.startswith(("ms2mnet.", "baselines")):
+            continue    # a model registered elsewhere (tests, an external package) is not the runbook's
+        for decl in entry.weights:
+            digest = ("not published: the file's tensors are checked" if not decl.sha256 else
+                      f"`{decl.sha256}` (full)" if len(decl.sha256) == 64 else
+                      f"starts with `{decl.sha256}` (from the file name)")
+            download = f"<{decl.url}>" if decl.url else cell(decl.manual)
+            lines.append("| " + " | ".join([entry.label, f"`{decl.file}`", cell(decl.initialises), cell(decl.source),
+                                            download, cell(decl.format), digest, cell(decl.dsm_stem or "no DSM input"),
+                                            cell(decl.note) or "–"]) + " |")
+    return "\n".join(lines)
+
+
+def _table(args: argparse.Namespace) -> int:
+    from ms2mnet.models.cli import replace_between_markers
+
+    table = weights_table()
+    print(table)
+    if args.update:
+        replace_between_markers(args.update, table, TABLE_START, TABLE_END)
+    return 0
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from ms2mnet.data.download import DownloadError
     from ms2mnet.models import get_model
@@ -81,6 +120,7 @@ def _fetch(args: argparse.Namespace) -> int:
     from .fetch import fetch_file
 
     failed, done = 0, set()
+    args.dir.mkdir(parents=True, exist_ok=True)   # the DVC stage's output, also where nothing is needed
     for model in models_of(args):
         for decl in get_model(model).weights:
             if decl.file in done:

@@ -133,3 +133,38 @@ def test_resolve_refuses_in_one_line_naming_the_files_and_the_command(tmp_path):
     message = str(err.value)
     assert "\n" not in message and "vmamba_tiny_e292.pth" in message and "118f1556" in message
     assert "ms2mnet weights fetch rs3mamba" in message
+
+
+def test_the_runbook_table_is_generated_from_the_registrations():
+    from ms2mnet.weights.cli import TABLE_END, TABLE_START, weights_table
+
+    text = (REPO / "docs" / "reproduce.md").read_text()
+    assert f"{TABLE_START}\n{weights_table()}\n{TABLE_END}" in text, \
+        "run `ms2mnet weights table --update docs/reproduce.md`"
+
+
+def test_the_pipeline_fetches_weights_before_the_runs():
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    out = stages["weights"]["outs"][0]["weights"]
+    assert out == {"cache": False, "persist": True} and "--profile ${profile}" in stages["weights"]["cmd"]
+    assert "weights" in stages["run"]["deps"]
+
+
+@pytest.mark.parametrize("overrides, wanted", [(["profile=paper"], True), (["profile=authors"], True),
+                                               (["profile=smoke"], False), (["profile=tiny"], False),
+                                               (["profile=paper", "model.pretrained=false"], False)])
+def test_the_profile_decides_unless_the_model_says(overrides, wanted):
+    from ms2mnet.app import compose_config
+    from ms2mnet.experiment import wants_pretrained
+
+    assert wants_pretrained(compose_config("model=fusenet", *overrides)) is wanted
+
+
+def test_a_path_as_model_pretrained_is_refused_with_the_way_out():
+    from ms2mnet.app import compose_config
+    from ms2mnet.experiment import wants_pretrained
+
+    with pytest.raises(WeightsError, match="model.pretrained='w.pth': use true .*paths.weights"):
+        wants_pretrained(compose_config("model.pretrained=w.pth"))
