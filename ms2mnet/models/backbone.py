@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Literal
 
 import timm
-import torch
 from torch import Tensor, nn
 
 from ms2mnet.models.registry import WeightFile

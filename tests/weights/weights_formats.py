@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
-from torch import nn
 from yacs.config import CfgNode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "baselines"))
