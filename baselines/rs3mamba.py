@@ -251,7 +251,9 @@ def load_vmamba(encoder: VSSMEncoder, path: str | Path) -> None:
                                      "VMamba release #20240218, saved under the name RS3Mamba's loader reads",
             url="https://github.com/MzeroMiko/VMamba/releases/download/%2320240218/vssmtiny_dp01_ckpt_epoch_292.pth",
             format="VMamba training checkpoint (.pth): {'model': state dict, 'config': yacs CfgNode, ...}",
-            keys=("layers.0.blocks.0.self_attention.in_proj.weight",), option="vmamba_weights")),
+            keys=("layers.0.blocks.0.self_attention.in_proj.weight",), option="vmamba_weights",
+            note="no hash is published; a third-party reproduction records sha256 dbc0cc4f5ec0e45d... for this "
+                 "file (unconfirmed here, so the file's tensors are checked instead)")),
     label="RS3Mamba",
     backbone="ResNet-18 + VMamba-T",
     modalities=("image",),
