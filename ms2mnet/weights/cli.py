@@ -130,7 +130,8 @@ def _fetch(args: argparse.Namespace) -> int:
                 state = fetch_file(decl, args.dir)
             except (WeightsError, DownloadError, OSError) as err:
                 failed += 1
-                print(f"{args.dir / decl.file}: not fetched ({err}) -- get it from {address(decl)}")
+                where = "" if address(decl) in str(err) else f" Get it from {address(decl)}"
+                print(f"{decl.file} not fetched: {err}{where}")
                 continue
             print(f"{state.path}: {state.status}, sha256 {state.sha256}")
     if failed:

@@ -37,7 +37,7 @@ def fetch_file(decl: WeightFile, folder: Path, open_range: OpenRange | None = No
         raise WeightsError(f"{state.path}: {state.status} ({state.detail}); not overwritten: delete it and run "
                            f"`ms2mnet weights fetch` again, or put the right file there ({address(decl)})")
     if decl.url is None:
-        raise WeightsError(f"{state.path}: no direct download; {decl.manual}")
+        raise WeightsError(f"{state.path}: missing, no direct download: {decl.manual}")
     Path(folder).mkdir(parents=True, exist_ok=True)
     download(decl.url, state.path, open_range, kind=_kind(decl))
     return check(decl, folder)
