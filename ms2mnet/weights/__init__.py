@@ -14,15 +14,17 @@ tensors (VMamba's yacs CfgNode), which is read as a plain dict.
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ms2mnet.models import WeightFile, get_model
 
 from .files import CONFIG_CLASSES, WeightsError, read_checkpoint, tensors_of  # noqa: F401 (the package's API)
 
-DEFAULT_DIR = Path("weights")
 SCRATCH = "scratch"
 _CHUNK = 1 << 20
 
@@ -42,9 +44,15 @@ def _has(names: set[str], want: str) -> bool:
 def structure_problem(decl: WeightFile, path: Path) -> str | None:
     """None when the file holds every tensor the declaration names, else what is wrong."""
     try:
-        names = set(tensors_of(read_checkpoint(path, npz=decl.file.endswith(".npz"))))
-    except WeightsError as err:
-        return str(err)
+        if decl.file.endswith(".npz"):      # names only: the ViT archive is 400 MB
+            if not zipfile.is_zipfile(path):
+                return f"{path}: not a numpy .npz archive"
+            with np.load(path, allow_pickle=False) as archive:
+                names = set(archive.files)
+        else:
+            names = set(tensors_of(read_checkpoint(path, npz=False)))
+    except (OSError, ValueError) as err:   # WeightsError is a ValueError; np.load: not a zip, or pickles
+        return f"{path}: {err}" if str(path) not in str(err) else str(err)
     missing = [k for k in decl.keys if not _has(names, k)]
     return f"{path}: not {decl.format}, it lacks {missing[:2]}" if missing else None
 
