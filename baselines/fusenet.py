@@ -55,7 +55,8 @@ class FuseNet(nn.Module):
     "fusenet",
     weights=(WeightFile(
         initialises="image and DSM encoders (13 conv + BN each)", dsm_stem="mean of the RGB kernel",
-        **VGG16_BN_TV),),
+        note="the FuseNet paper started from VGG-16 without BN (Caffe); the PyTorch code the ISPRS comparisons "
+             "run (DeepNetsForEO) downloads this VGG-16-BN file", **VGG16_BN_TV),),
     label="FuseNet",
     backbone="2x VGG-16-BN",
     modalities=("image", "dsm"),

@@ -56,7 +56,9 @@ class VFuseNet(nn.Module):
     "vfusenet",
     weights=(WeightFile(
         initialises="image, DSM and virtual encoders (13 conv + BN each; the virtual stream's 128-channel "
-                    "first conv stays random)", dsm_stem="mean of the RGB kernel", **VGG16_BN_TV),),
+                    "first conv stays random)", dsm_stem="mean of the RGB kernel",
+        note="the FuseNet paper started from VGG-16 without BN (Caffe); the PyTorch code the ISPRS comparisons "
+             "run (DeepNetsForEO) downloads this VGG-16-BN file", **VGG16_BN_TV),),
     label="V-FuseNet",
     backbone="3x VGG-16-BN",
     modalities=("image", "dsm"),
