@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import Reported, WeightFile, register_model
 
 from .fusenet import MFNET
-from .vgg import CHANNELS, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
+from .vgg import CHANNELS, VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
 
 LEVELS = CHANNELS[:4]           # 64, 128, 256, 512: blocks 1-4 go through the transformer
 PATCHES = (16, 8, 4, 2)         # one 16x16 token grid at every level of a 256x256 input
@@ -250,6 +250,10 @@ class CMFNet(nn.Module):
 
 @register_model(
     "cmfnet",
+    weights=(WeightFile(
+        initialises="image and DSM encoders (13 conv + BN each)", dsm_stem="mean of the RGB kernel",
+        note="the official script maps the file's keys by position and ignores a failed load (try/except); "
+             "here a file that does not fit stops the run", **VGG16_BN_TV),),
     label="CMFNet",
     backbone="2x VGG-16-BN + cross-modal transformer",
     modalities=("image", "dsm"),

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import Reported, WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
 MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
@@ -136,6 +136,14 @@ class CMGFNet(nn.Module):
 
 @register_model(
     "cmgfnet",
+    weights=(WeightFile(
+        initialises="RGB and DSM encoders (ResNet-34)", file="resnet34-b627a593.pth",
+        source="torchvision ResNet34_Weights.IMAGENET1K_V1 (= timm resnet34.tv_in1k), as the official "
+               "torchvision resnet34(pretrained=True)",
+        url="https://download.pytorch.org/models/resnet34-b627a593.pth",
+        format="torchvision ResNet-34 state dict (.pth)", sha256="b627a593", dsm_stem="mean of the RGB kernel",
+        keys=("conv1.weight", "layer4.2.bn2.running_var"),
+        note="torchvision before 0.10 fetched the same weights as resnet34-333f7ec4.pth (legacy format)"),),
     label="CMGFNet",
     backbone="2x ResNet-34",
     modalities=("image", "dsm"),

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import Reported, WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
 MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
@@ -204,11 +204,13 @@ class ESANet(nn.Module):
 
     def load_encoder_weights(self, source: bool | str | Path) -> None:
         """ImageNet weights of ResNet-34 NBt1D into both encoders; the DSM conv1 is the sum of the RGB
-        kernel over its channels, as the official code does. Accepts ESANet's file (keys 'encoder.*')."""
+        kernel over its channels, as the official code does. ESANet's file (r34_NBt1D.pth) is read as the
+        official loader reads it: the keys holding 'encoder.', cut after their last 'encoder.'."""
         state, name = pretrained_state_dict(source, None, WEIGHTS_HINT)
-        prefix = "encoder." if "conv1.weight" not in state and "encoder.conv1.weight" in state else ""
+        if any("encoder." in key for key in state):
+            state = {key.split("encoder.")[-1]: value for key, value in state.items() if "encoder." in key}
         for encoder in (self.encoder_rgb, self.encoder_depth):
-            load_trunk_weights(encoder, state, name, stem="sum", arch="ResNet-34 NBt1D", prefix=prefix)
+            load_trunk_weights(encoder, state, name, stem="sum", arch="ResNet-34 NBt1D")
 
     def forward(self, image: Tensor, dsm: Tensor) -> Tensor | tuple[Tensor, ...]:
         rgb_enc, depth_enc = self.encoder_rgb, self.encoder_depth
@@ -232,6 +234,15 @@ class ESANet(nn.Module):
 
 @register_model(
     "esanet",
+    weights=(WeightFile(
+        initialises="RGB and depth (DSM) encoders (ResNet-34 NBt1D)", file="r34_NBt1D.pth",
+        source="ESANet's own ImageNet weights for ResNet-34 NBt1D (TUI-NICR/ESANet README)", url=None,
+        manual="download imagenet_r34_NBt1D.tar.gz from https://drive.google.com/uc?id=1neUb6SJ87dIY1VvrSGxurVBQlH8Pd_Bi "
+               "(e.g. `gdown 1neUb6SJ87dIY1VvrSGxurVBQlH8Pd_Bi`) and extract its r34_NBt1D.pth into the weights folder",
+        format="ESANet checkpoint (.pth): {'state_dict': {'...encoder.<ResNet-34 NBt1D names>': ...}}",
+        dsm_stem="sum of the RGB kernel (the official loader's rule)",
+        keys=("encoder.conv1.weight", "encoder.layer4.2.conv1x3_2.weight"),
+        note="the old runbook gave torchvision's resnet34-b627a593.pth, which lacks the NBt1D tensors"),),
     label="ESANet",
     backbone="2x ResNet-34 NBt1D",
     modalities=("image", "dsm"),

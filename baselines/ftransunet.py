@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import Reported, WeightFile, register_model
 
 # FTransUNet's fusion is ESANet's SE-add block, taken over unchanged (parameters se_rgb, se_depth).
 from .esanet import SqueezeAndExciteFusionAdd
@@ -434,6 +434,13 @@ def load_npz(model: FTransUNet, source: bool | str | Path) -> None:
 
 @register_model(
     "ftransunet",
+    weights=(WeightFile(
+        initialises="image and DSM R50 trunks, both patch embeddings and encoder norms, the 12 transformer "
+                    "layers (shared by both streams) and the position embedding (resized to the grid)",
+        file=NPZ_NAME, source="Google's ViT release, R50+ViT-B/16 on ImageNet-21k (TransUNet's checkpoint)",
+        url="https://storage.googleapis.com/vit_models/imagenet21k/R50%2BViT-B_16.npz",
+        format="BiT/ViT numpy archive (.npz)", pretraining="ImageNet-21k", dsm_stem="mean of the RGB root kernel",
+        keys=("conv_root/kernel", "embedding/kernel", "Transformer/posembed_input/pos_embedding")),),
     label="FTransUNet",
     backbone="2x BiT R50 + dual ViT-B/16",
     reported={"vaihingen": Reported(92.40, 91.21, 84.23, MFNET), "potsdam": Reported(91.34, 92.41, 86.20, MFNET)},

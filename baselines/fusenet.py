@@ -14,9 +14,9 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import Reported, WeightFile, register_model
 
-from .vgg import SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
+from .vgg import VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
 
 MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
 
@@ -53,6 +53,10 @@ class FuseNet(nn.Module):
 
 @register_model(
     "fusenet",
+    weights=(WeightFile(
+        initialises="image and DSM encoders (13 conv + BN each)", dsm_stem="mean of the RGB kernel",
+        note="the FuseNet paper started from VGG-16 without BN (Caffe); the PyTorch code the ISPRS comparisons "
+             "run (DeepNetsForEO) downloads this VGG-16-BN file", **VGG16_BN_TV),),
     label="FuseNet",
     backbone="2x VGG-16-BN",
     modalities=("image", "dsm"),

@@ -41,11 +41,12 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import Reported, WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 from ms2mnet.ops import SS2D
+from ms2mnet.weights.files import read_checkpoint, tensors_of
 
-from .unetformer import Decoder, GlobalLocalAttention, Mlp
+from .unetformer import SWSL_RESNET18, Decoder, GlobalLocalAttention, Mlp
 
 log = logging.getLogger(__name__)
 
@@ -234,16 +235,25 @@ def load_vmamba(encoder: VSSMEncoder, path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"VMamba weights file {path} does not exist: {VMAMBA_HINT}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
-        checkpoint = checkpoint["model"]
-    state = vmamba_state_dict(checkpoint, encoder, str(path))
+    # VMamba's checkpoints store their yacs training config beside 'model': read safely (as a dict)
+    state = vmamba_state_dict(tensors_of(read_checkpoint(path)), encoder, str(path))
     encoder.load_state_dict(state, strict=False)
     log.info("loaded %s into RS3Mamba's VSS encoder (%d tensors)", path, len(state))
 
 
 @register_model(
     "rs3mamba",
+    weights=(
+        WeightFile(initialises="ResNet-18 main branch", **SWSL_RESNET18),
+        WeightFile(
+            initialises="VSS encoder (all VMamba-T stages and downsamplings; not its patch embedding, norm, head)",
+            file=VMAMBA_FILE, source="VMamba-T (v0) ImageNet-1k checkpoint vssmtiny_dp01_ckpt_epoch_292.pth, "
+                                     "VMamba release #20240218, saved under the name RS3Mamba's loader reads",
+            url="https://github.com/MzeroMiko/VMamba/releases/download/%2320240218/vssmtiny_dp01_ckpt_epoch_292.pth",
+            format="VMamba training checkpoint (.pth): {'model': state dict, 'config': yacs CfgNode, ...}",
+            keys=("layers.0.blocks.0.self_attention.in_proj.weight",), option="vmamba_weights",
+            note="no hash is published; a third-party reproduction records sha256 dbc0cc4f5ec0e45d... for this "
+                 "file (unconfirmed here, so the file's tensors are checked instead)")),
     label="RS3Mamba",
     backbone="ResNet-18 + VMamba-T",
     modalities=("image",),

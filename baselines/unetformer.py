@@ -22,10 +22,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import register_model
+from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
 PRETRAINED_TAG = "resnet18.fb_swsl_ig1b_ft_in1k"   # timm's name for the official default, swsl_resnet18
+# The file timm's swsl_resnet18 downloaded when UNetFormer and RS3Mamba were published.
+SWSL_RESNET18 = dict(
+    file="semi_weakly_supervised_resnet18-118f1556.pth",
+    source="timm swsl_resnet18 (now resnet18.fb_swsl_ig1b_ft_in1k): Facebook's semi-weakly supervised ResNet-18",
+    url="https://dl.fbaipublicfiles.com/semiweaksupervision/model_files/semi_weakly_supervised_resnet18-118f1556.pth",
+    format="torchvision-layout ResNet-18 state dict (.pth)", sha256="118f1556", pretraining="IG-1B + ImageNet-1k",
+    keys=("conv1.weight", "layer4.1.bn2.running_var"),
+    note="the old runbook gave torchvision's resnet18-f37072fd.pth; the official code builds timm swsl_resnet18. "
+         "Licence CC-BY-NC 4.0")
 
 
 def pad_reflect(x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
@@ -240,6 +249,7 @@ class UNetFormer(nn.Module):
 
 @register_model(
     "unetformer",
+    weights=(WeightFile(initialises="image encoder (ResNet-18)", **SWSL_RESNET18),),
     label="UNetFormer",
     backbone="ResNet-18",
     modalities=("image",),

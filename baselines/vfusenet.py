@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import Reported, WeightFile, register_model
 
 from .fusenet import MFNET
-from .vgg import CHANNELS, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
+from .vgg import CHANNELS, VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
 
 
 class VFuseNet(nn.Module):
@@ -54,6 +54,11 @@ class VFuseNet(nn.Module):
 
 @register_model(
     "vfusenet",
+    weights=(WeightFile(
+        initialises="image, DSM and virtual encoders (13 conv + BN each; the virtual stream's 128-channel "
+                    "first conv stays random)", dsm_stem="mean of the RGB kernel",
+        note="the FuseNet paper started from VGG-16 without BN (Caffe); the PyTorch code the ISPRS comparisons "
+             "run (DeepNetsForEO) downloads this VGG-16-BN file", **VGG16_BN_TV),),
     label="V-FuseNet",
     backbone="3x VGG-16-BN",
     modalities=("image", "dsm"),

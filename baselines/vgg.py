@@ -17,11 +17,18 @@ import torch
 from torch import Tensor, nn
 
 from ms2mnet.models.backbone import pretrained_state_dict
+from ms2mnet.models.registry import WeightFile
 
 log = logging.getLogger(__name__)
 
 PRETRAINED_TAG = "vgg16_bn.tv_in1k"   # torchvision's ImageNet-1k VGG-16-BN weights, through timm
 PRETRAINED_FILE = "Download vgg16_bn-6c64b313.pth (torchvision VGG16_BN_Weights.IMAGENET1K_V1)"
+# The file the official FuseNet/V-FuseNet (DeepNetsForEO) and CMFNet (sstary/SSRS) scripts download.
+VGG16_BN_TV = dict(
+    file="vgg16_bn-6c64b313.pth", source="torchvision VGG16_BN_Weights.IMAGENET1K_V1 (= timm vgg16_bn.tv_in1k)",
+    url="https://download.pytorch.org/models/vgg16_bn-6c64b313.pth",
+    format="torchvision VGG-16-BN state dict (.pth)", sha256="6c64b313",
+    keys=("features.0.weight", "features.41.running_var"))
 # (channels, convolutions) per block
 VGG16 = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 CHANNELS = tuple(c for c, _ in VGG16)

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "ms2mnet.data.cli",
     "ms2mnet.engine.cli",
     "ms2mnet.report.cli",
+    "ms2mnet.weights.cli",
 ]
 
 

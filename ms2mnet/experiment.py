@@ -1,7 +1,8 @@
 """run(cfg): the one function behind every entry point. Train, then evaluate.
 
 Everything a run writes goes to runs/<dataset>/<profile>/<run>/seed<k>/: config.yaml (the composed
-config, with the model's registered defaults filled in), env.json (commit, versions, device, seed),
+config, with the model's registered defaults filled in and `model.init`: the weights files it started
+from, each with its sha256, or `scratch`), env.json (commit, versions, device, seed, init),
 checkpoint.pt (with the run's training fingerprint), dvclive/ (training curves), metrics.json,
 predictions/ (palette PNGs of a fixed crop of each test tile). Complexity does not depend on the seed:
 `ms2mnet complexity` measures it once per run name, into runs/<dataset>/<profile>/<run>/complexity.json
@@ -36,6 +37,7 @@ from ms2mnet.engine.trainer import CHECKPOINT, TrainSettings, train
 from ms2mnet.io import atomic_path, remove_stale_temporaries, write_json
 from ms2mnet.models import build_model, for_layout, get_model, import_model_module, resolve_variant
 from ms2mnet.validation import ConfigError, validate_config
+from ms2mnet.weights import SCRATCH, WeightsError, init_as_declared, init_label, resolve
 
 log = logging.getLogger(__name__)
 PACKAGES = ("torch", "torchvision", "timm", "fvcore", "numpy", "hydra-core", "dvc", "dvclive", "mamba-ssm", "ms2mnet")
@@ -96,13 +98,37 @@ def complete_model_config(cfg: DictConfig) -> None:
         aux = model.get("aux_weights")
         model.aux_weights = list(for_layout(entry.aux_weights if aux is None else aux, layout))
         model.options = model.get("options") or {}
-        model.pretrained = model.get("pretrained") or False
+        model.pretrained = wants_pretrained(cfg)
 
 
-def build(cfg: DictConfig) -> torch.nn.Module:
+def wants_pretrained(cfg: DictConfig) -> bool:
+    """`model.pretrained` (true/false), or where it is null the profile's `pretrained` (paper, authors:
+    true; smoke, tiny and a profile that does not say: false)."""
+    wanted = cfg.model.get("pretrained")
+    wanted = cfg.profile.get("pretrained", False) if wanted is None else wanted
+    if not isinstance(wanted, bool):
+        raise WeightsError(f"model.pretrained={wanted!r}: use true (the files the model declares, from "
+                           f"paths.weights={cfg.paths.get('weights', 'weights')}), false (from scratch) or null "
+                           "(the profile decides); `ms2mnet weights list` shows the files")
+    return wanted
+
+
+def resolve_init(cfg: DictConfig) -> dict[str, str]:
+    """Find the declared weights files of a pretrained run in `paths.weights` (or refuse, one line) and
+    record them in `model.init` ([{file, sha256, ...}] or 'scratch'); returns the builder's file options."""
+    options, init = {}, SCRATCH
+    if cfg.model.pretrained:
+        options, init = resolve(cfg.model.name, Path(cfg.paths.get("weights", "weights")))
+    with open_dict(cfg):
+        cfg.model.init = init
+    return options
+
+
+def build(cfg: DictConfig, files: dict[str, str] | None = None) -> torch.nn.Module:
+    """The run's network; `files` (from `resolve_init`) name its pretrained weights, else it starts fresh."""
     options = OmegaConf.to_container(cfg.model.options, resolve=True)
     return build_model(cfg.model.name, variant=cfg.variant, num_classes=cfg.dataset.num_classes,
-                       pretrained=cfg.model.pretrained, **options)
+                       **{**options, "pretrained": False, **(files or {})})
 
 
 def build_criterion(cfg: DictConfig, store: TileStore) -> DeepSupervisionLoss:
@@ -149,6 +175,7 @@ def run(cfg: DictConfig) -> dict:
     fingerprint (which includes the prepared data and `selection`) is found to match this config's."""
     validate_config(cfg)
     complete_model_config(cfg)
+    files = resolve_init(cfg)   # missing weights stop the run here, before anything is written
     world, device = distributed.setup(cfg.device)
     run_dir = run_dir_of(cfg)
     store = TileStore(Path(cfg.paths.prepared) / cfg.dataset.name)
@@ -162,13 +189,13 @@ def run(cfg: DictConfig) -> dict:
     fingerprint.update(data=store.digest(), selection=cfg.selection)
     lock = exclusive(run_dir, f"training {cfg.run} seed {cfg.seed}", wait=False) if world.is_main else nullcontext()
     with lock:
-        return _run_locked(cfg, world, device, run_dir, store, fingerprint)
+        return _run_locked(cfg, world, device, run_dir, store, fingerprint, files)
 
 
 def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device, run_dir: Path, store: TileStore,
-                fingerprint: dict) -> dict:
+                fingerprint: dict, files: dict[str, str]) -> dict:
     seed_everything(cfg.seed)
-    model = build(cfg)
+    model = build(cfg, files)
     if cfg.resume and (run_dir / CHECKPOINT).exists():
         check_checkpoint(run_dir / CHECKPOINT, fingerprint, model, cfg)
     container = OmegaConf.to_container(cfg, resolve=True)
@@ -178,7 +205,7 @@ def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device,
         run_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(run_dir / "config.yaml") as tmp:
             OmegaConf.save(cfg, tmp, resolve=True)
-        write_json(run_dir / "env.json", environment(cfg, device))
+        write_json(run_dir / "env.json", {**environment(cfg, device), "init": container["model"]["init"]})
 
     train_cfg, eval_cfg = cfg.profile.train, cfg.profile.eval
     settings = TrainSettings(**OmegaConf.to_container(train_cfg, resolve=True))
@@ -223,7 +250,9 @@ def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device,
         metrics.update(selection=cfg.selection, selected_epoch=best.get("epoch", settings.epochs),
                        run=cfg.run, model=cfg.model.name, variant=cfg.variant, dataset=cfg.dataset.name,
                        profile=cfg.profile.name, seed=cfg.seed, eval_window=eval_cfg.window,
-                       eval_stride=eval_cfg.stride, tta=eval_cfg.tta)
+                       eval_stride=eval_cfg.stride, tta=eval_cfg.tta, init=container["model"]["init"],
+                       init_label=init_label(container["model"]["init"]),
+                       init_as_paper=init_as_declared(cfg.model.name, container["model"]["init"]))
         if cfg.selection == "test_best":
             metrics["warning"] = "checkpoint selected on the test set (the authors' protocol), not the last one"
         write_json(run_dir / "metrics.json", metrics)

@@ -1,11 +1,12 @@
-"""Download one zip archive, resumably, and never keep anything that is not a zip.
+"""Download one zip archive (or another `FileKind`), resumably, and never keep anything else.
 
 Bytes go to `<name>.part`; beside it `<name>.part.json` records the URL and the total size
 the server announced. A later run resumes the part (HTTP Range) only if both match, else
 it starts over. A response that starts at byte 0 must begin with the zip signature and
 must not be an HTML page (file shares answer a wrong or missing password with their login
 page, status 200): such a response is refused before a byte is written. The finished
-file must be a readable zip before it is renamed to its final name.
+file must be a readable zip before it is renamed to its final name. Other kinds of file (the
+pretrained weights: ms2mnet/weights) pass their own signatures, completeness check and hint.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 
@@ -50,6 +51,21 @@ def open_plain(url: str, start: int) -> HTTPResponse:
 
 
 @dataclass(frozen=True)
+class FileKind:
+    """What a download must be: its possible first bytes, a check of the finished file (None: fine,
+    else what is wrong; the file is then deleted), and the manual route `hint(url, dest)`."""
+
+    name: str
+    signatures: tuple[bytes, ...]
+    problem: Callable[[Path], str | None]
+    hint: Callable[[str, Path], str] = field(default=manual_steps)
+
+
+ZIP = FileKind("zip archive", (ZIP_SIGNATURE,),
+               lambda path: None if zipfile.is_zipfile(path) else "no zip directory at its end")
+
+
+@dataclass(frozen=True)
 class PartInfo:
     """What a `.part` file is a part of."""
 
@@ -67,7 +83,7 @@ def _discard(*paths: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _resumable_bytes(part: Path, info_path: Path, url: str) -> tuple[int, PartInfo | None]:
+def _resumable_bytes(part: Path, info_path: Path, url: str, kind: FileKind) -> tuple[int, PartInfo | None]:
     """Bytes of `part` that may be resumed, 0 (part dropped) if it belongs to another download."""
     if not part.is_file():
         _discard(info_path)
@@ -78,9 +94,9 @@ def _resumable_bytes(part: Path, info_path: Path, url: str) -> tuple[int, PartIn
         info = None
     have = part.stat().st_size
     with open(part, "rb") as f:
-        head = f.read(len(ZIP_SIGNATURE))
+        head = f.read(max(map(len, kind.signatures)))
     if (info is None or info.url != url or (info.size is not None and have > info.size)
-            or (have and head != ZIP_SIGNATURE)):
+            or (have and not head.startswith(kind.signatures))):
         log.info("%s: partial file from another or an unknown download; starting over", part)
         _discard(part, info_path)
         return 0, None
@@ -103,16 +119,18 @@ def _is_html(response: HTTPResponse, head: bytes) -> bool:
     return "html" in content_type or start.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
 
 
-def _refusal(url: str, dest: Path, response: HTTPResponse, head: bytes) -> DownloadError:
-    if _is_html(response, head):
+def _refusal(url: str, dest: Path, response: HTTPResponse, head: bytes, kind: FileKind) -> DownloadError:
+    if _is_html(response, head) and kind is not ZIP:
+        what = "an HTML page (an error or sign-in page), not the file"
+    elif _is_html(response, head):
         what = ("an HTML page (the share's password page, or an error page): the password in "
                 "MS2MNET_ISPRS_PASSWORD is missing or wrong, the link expired, or the URL is "
                 "not a direct link to the file")
     else:
         what = (f"{response.headers.get('Content-Type') or 'data'} starting with {head[:8]!r}, "
-                f"not a zip archive (which starts with {ZIP_SIGNATURE!r})")
+                f"not a {kind.name} (which starts with {' or '.join(map(repr, kind.signatures))})")
     return DownloadError(f"{url}: refused the download of {dest.name}: the server sent {what}. "
-                         f"Nothing was saved. {manual_steps(url, dest)}")
+                         f"Nothing was saved. {kind.hint(url, dest)}")
 
 
 def _open(open_range: OpenRange, url: str, start: int) -> HTTPResponse:
@@ -126,7 +144,7 @@ def _open(open_range: OpenRange, url: str, start: int) -> HTTPResponse:
         raise DownloadError(f"{url}: cannot connect ({err}). {retry}.") from err
 
 
-def _start(open_range: OpenRange, url: str, dest: Path, have: int, info: PartInfo | None
+def _start(open_range: OpenRange, url: str, dest: Path, have: int, info: PartInfo | None, kind: FileKind
            ) -> tuple[HTTPResponse, int, PartInfo, bytes]:
     """Open the response to continue from `have` (or from 0), check it; first bytes read."""
     response = _open(open_range, url, have)
@@ -140,28 +158,28 @@ def _start(open_range: OpenRange, url: str, dest: Path, have: int, info: PartInf
                  url, total, info.size)
         response = _open(open_range, url, 0)
         total, resumed = _total_size(response, 0), False
-    head = response.read(len(ZIP_SIGNATURE))
-    if (not resumed and head != ZIP_SIGNATURE) or (resumed and _is_html(response, head)):
+    head = response.read(max(map(len, kind.signatures)))
+    if (not resumed and not head.startswith(kind.signatures)) or (resumed and _is_html(response, head)):
         response.close()
-        raise _refusal(url, dest, response, head)
+        raise _refusal(url, dest, response, head, kind)
     return response, (have if resumed else 0), PartInfo(url, total), head
 
 
 def download(url: str, dest: Path, open_range: OpenRange | None = None,
-             published_size: int | None = None) -> Path:
-    """Download the zip at `url` to `dest` (see the module doc); `open_range` opens the URL
-    from a byte offset (default: plain GET with Range)."""
+             published_size: int | None = None, kind: FileKind = ZIP) -> Path:
+    """Download the zip (or `kind`) at `url` to `dest` (see the module doc); `open_range` opens the
+    URL from a byte offset (default: plain GET with Range)."""
     open_range = open_range or (lambda start: open_plain(url, start))
     part, info_path = _part_paths(dest)
-    have, info = _resumable_bytes(part, info_path, url)
+    have, info = _resumable_bytes(part, info_path, url, kind)
     if not (info is not None and info.size is not None and have == info.size):  # else complete
-        response, have, info, head = _start(open_range, url, dest, have, info)
+        response, have, info, head = _start(open_range, url, dest, have, info, kind)
         if published_size is not None and info.size not in (None, published_size):
             log.warning("%s: the server announces %d bytes, the published size is %d; the "
                         "archive may have been reissued", url, info.size, published_size)
         info_path.write_text(json.dumps(asdict(info)) + "\n")
         _receive(response, url, part, have, head, info.size or published_size)
-    _finish(url, dest, part, info_path, info.size or published_size)
+    _finish(url, dest, part, info_path, info.size or published_size, kind)
     return dest
 
 
@@ -181,15 +199,14 @@ def _receive(response: HTTPResponse, url: str, part: Path, have: int, head: byte
                                 "Run fetch again to resume.") from err
 
 
-def _finish(url: str, dest: Path, part: Path, info_path: Path, total: int | None) -> None:
+def _finish(url: str, dest: Path, part: Path, info_path: Path, total: int | None, kind: FileKind) -> None:
     got = part.stat().st_size
     if total is not None and got < total:
         raise DownloadError(f"{url}: got {got} of {total} bytes. Run fetch again to resume.")
-    if (total is not None and got > total) or not zipfile.is_zipfile(part):
+    problem = f"{got} bytes, expected {total}" if total is not None and got > total else kind.problem(part)
+    if problem:
         _discard(part, info_path)
-        size = f"{got} bytes, expected {total}" if total is not None and got != total else \
-            "no zip directory at its end"
-        raise DownloadError(f"{url}: the downloaded file is not a complete zip ({size}); it was "
-                            f"deleted. Run fetch again. {manual_steps(url, dest)}")
+        raise DownloadError(f"{url}: the downloaded file is not a complete {kind.name} ({problem}); it was "
+                            f"deleted. Run fetch again. {kind.hint(url, dest)}")
     part.replace(dest)
     _discard(info_path)

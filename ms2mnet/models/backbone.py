@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import Literal
 
 import timm
-import torch
 from torch import Tensor, nn
+
+from ms2mnet.models.registry import WeightFile
 
 log = logging.getLogger(__name__)
 
 PRETRAINED_TAG = "resnet50.tv_in1k"  # torchvision's ImageNet-1k v1 weights, as the MS2MNet authors used
 TRUNK_CHANNELS = (64, 256, 512, 1024)
+# The file behind resnet50.tv_in1k, as torchvision publishes it (its name carries the sha256's first 8 hex).
+RESNET50_TV = WeightFile(
+    initialises="image trunk and DSM trunk (ResNet-50 stem, layer1-3)", file="resnet50-0676ba61.pth",
+    source="torchvision ResNet50_Weights.IMAGENET1K_V1 (= timm resnet50.tv_in1k)",
+    url="https://download.pytorch.org/models/resnet50-0676ba61.pth", format="torchvision ResNet-50 state dict (.pth)",
+    sha256="0676ba61", dsm_stem="mean of the RGB kernel over its 3 input channels",
+    keys=("conv1.weight", "layer3.5.bn3.running_var"))
 StemRule = Literal["mean", "sum"]
 
 
@@ -54,11 +62,9 @@ def pretrained_state_dict(source: bool | str | Path, timm_name: str | None, down
     if not path.is_file():
         raise FileNotFoundError(f"pretrained weights file {path} does not exist: pass the path of a state "
                                 f"dict, or pretrained=true to download {timm_name or 'them'}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    return state, str(path)
+    from ms2mnet.weights.files import read_checkpoint, tensors_of   # safe reading (no code is unpickled)
+
+    return tensors_of(read_checkpoint(path)), str(path)
 
 
 def resnet50_state_dict(source: bool | str | Path) -> tuple[dict[str, Tensor], str]:

@@ -58,13 +58,13 @@ def models_table(measure: bool, size: int, runs: int) -> str:
     return "\n".join(lines)
 
 
-def replace_between_markers(path: Path, text: str) -> None:
+def replace_between_markers(path: Path, text: str, start: str = README_START, end: str = README_END) -> None:
     content = path.read_text()
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(content):
-        raise ValueError(f"{path}: markers {README_START} ... {README_END} not found; add them where the table goes")
+        raise ValueError(f"{path}: markers {start} ... {end} not found; add them where the table goes")
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(pattern.sub(lambda _: f"{README_START}\n{text}\n{README_END}", content))
+    tmp.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", content))
     tmp.replace(path)
 
 

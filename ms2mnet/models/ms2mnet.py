@@ -12,7 +12,7 @@ from pathlib import Path
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .backbone import TRUNK_CHANNELS, load_trunk_weights, resnet50_state_dict, resnet50_trunk
+from .backbone import RESNET50_TV, TRUNK_CHANNELS, load_trunk_weights, resnet50_state_dict, resnet50_trunk
 from .decoder import HFPDecoder
 from .dfe import DFE
 from .mixers import MIXERS
@@ -101,6 +101,7 @@ AUTHORS_README = "MS2MNet authors' README (mIoU only)"
 
 @register_model(
     "ms2mnet",
+    weights=(RESNET50_TV,),
     label="MS2MNet",
     backbone="2x ResNet-50",
     description="dual ResNet-50, WASE, VFE/MSSM, HFP decoder with ASAF",

@@ -38,6 +38,28 @@ class Reported:
 
 
 @dataclass(frozen=True)
+class WeightFile:
+    """One file a model's pretrained initialisation reads (ms2mnet/weights fetches, checks and resolves it).
+
+    `sha256` is the full hash where it is known, else the prefix its publisher put in the file name
+    (torchvision, torch hub: the first 8 hex digits), else None (then `keys`, tensor names the file must
+    hold, check a file put in place by hand). `url` is None where no plain download exists; `manual` then
+    says how to get the file. `option` is the builder keyword that receives its path."""
+    initialises: str            # what it initialises, e.g. "image and DSM trunks (ResNet-50)"
+    file: str                   # its name in the weights folder
+    source: str                 # a timm name, or the official release it comes from
+    url: str | None             # where `ms2mnet weights fetch` downloads it from
+    format: str                 # e.g. "torchvision state dict (.pth)"
+    sha256: str | None = None
+    pretraining: str = "ImageNet-1k"   # what it was trained on (the report's init column)
+    dsm_stem: str = ""          # how the 1-channel DSM stem is made from the RGB kernel ("" where none)
+    keys: tuple[str, ...] = ()  # tensors the file must hold (structure check without a published hash)
+    option: str = "pretrained"  # builder keyword for the file's path
+    manual: str = ""            # how to get it by hand where `url` is None
+    note: str = ""              # where the official code departs from its paper, or from the old runbook
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     name: str
     builder: Callable[..., nn.Module]
@@ -52,6 +74,7 @@ class ModelEntry:
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # first = default; {} = none
     variant_backbones: Mapping[str, str] = field(default_factory=dict)       # where a variant changes it
     description: str = ""
+    weights: tuple[WeightFile, ...] = ()          # the files its pretrained initialisation reads
 
     @property
     def module(self) -> str:
@@ -74,7 +97,7 @@ _locations_imported = False
 def register_model(name: str, **metadata: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: register `fn(num_classes, pretrained=False, **options)` under `name` with its metadata
     (the fields of `ModelEntry`: label, backbone, modalities, reported, loss, loss_weights, aux_weights,
-    variants, variant_backbones, description)."""
+    variants, variant_backbones, description, weights)."""
     if not NAME.fullmatch(name):
         raise ValueError(f"model name {name!r}: use lower-case letters, digits and '_' (a '-' separates the "
                          "variant in run names)")

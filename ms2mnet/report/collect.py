@@ -52,6 +52,18 @@ class RunResults:
     def problems(self) -> list[SeedResult]:
         return [s for s in self.seeds.values() if not s.ok]
 
+    @property
+    def init(self) -> str:
+        """The weights the seeds started from ('ImageNet-1k (0676ba61)', 'scratch'; metrics.json's init_label)."""
+        labels = sorted({s.metrics.get("init_label") or "not recorded" for s in self.ok_seeds})
+        return ", ".join(labels) or "missing"
+
+    @property
+    def init_differs(self) -> bool:
+        """Did a seed start from other weights than its model declares (its paper's)? Runs written before
+        the init was recorded count as not differing."""
+        return any(s.metrics.get("init_as_paper") is False for s in self.ok_seeds)
+
     def values(self, metric: str) -> dict[int, float]:
         """Seed -> metric in percent, for the seeds that have it."""
         return {s.seed: 100.0 * s.metrics[metric] for s in self.ok_seeds}

@@ -30,7 +30,8 @@ def uses_test_selection(run: RunResults) -> bool:
 
 def main_table(runs: list[RunResults], dataset: str, seeds: list[int]) -> Table:
     with_paper = not is_synthetic(dataset)
-    columns = ["run", "model", "backbone", "params (M)", "GMACs", "latency (ms)", "OA", "mF1", "mIoU", "seeds"]
+    columns = ["run", "model", "backbone", "init", "params (M)", "GMACs", "latency (ms)", "OA", "mF1", "mIoU",
+               "seeds"]
     if with_paper:
         columns += ["paper OA / mF1 / mIoU", "Δ OA / mF1 / mIoU"]
     rows, data = [], []
@@ -38,11 +39,12 @@ def main_table(runs: list[RunResults], dataset: str, seeds: list[int]) -> Table:
         cost = complexity_of(run)
         estimates = {m: mean_ci(list(run.values(m).values())) for m in METRICS}
         label = model_label(run.model, run.variant) + (TEST_BEST_MARK if uses_test_selection(run) else "")
-        row = [run.name, label, backbone(run.model, run.variant) or "?", cells.number(cost["params_m"]),
+        row = [run.name, label, backbone(run.model, run.variant) or "?", run.init, cells.number(cost["params_m"]),
                cells.number(cost["gmacs"]), cells.number(cost["latency_ms"], 0),
                *(cells.estimate(estimates[m]) for m in METRICS), f"{len(run.ok_seeds)}/{len(seeds)}"]
         record = {"dataset": dataset, "run": run.name, "model": run.model, "variant": run.variant,
-                  "backbone": backbone(run.model, run.variant), **cost,
+                  "backbone": backbone(run.model, run.variant), "init": run.init,
+                  "init_as_paper": not run.init_differs, **cost,
                   "selection": "test_best" if uses_test_selection(run) else "last"}
         for m in METRICS:
             record.update({f"{m}_mean": estimates[m].mean, f"{m}_ci95": estimates[m].half_width,
@@ -80,6 +82,8 @@ def _caption(runs: list[RunResults], dataset: str, seeds: list[int], with_paper:
         "clutter (protocol isprs-ssrs).",
         f"Seeds expected: {', '.join(map(str, seeds))}; 'seeds' counts those with metrics, and a run with "
         "none shows as missing.",
+        "init: the weights a run started from (pretraining and the first 8 hex digits of each file's sha256), "
+        "or scratch; a run whose init is not its paper's gets no verdict.",
         f"GMACs: fvcore, eval mode, input {' / '.join(sizes) or 'size unknown'} (image + DSM), one multiply-add "
         "counted once (MACs). "
         f"Latency: median forward time, batch 1 ({'; '.join(devices) or 'device unknown'}).",

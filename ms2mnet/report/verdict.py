@@ -55,7 +55,8 @@ def verdict_table(runs: list[RunResults], dataset: str) -> Table:
             if published is None:
                 continue
             estimate = mean_ci(list(run.values(metric).values()))
-            outcome = verdict(published, estimate)
+            # a run that did not start from its paper's weights is not comparable with the paper
+            outcome = f"none: init {run.init}" if run.init_differs else verdict(published, estimate)
             rows.append([run.name, label, METRIC_LABELS[metric], f"{published:.2f}", cells.estimate(estimate),
                          str(estimate.n), outcome, selection, profile, paper.source])
             data.append({"dataset": dataset, "run": run.name, "model": run.model, "variant": run.variant,

@@ -22,7 +22,7 @@ from ms2mnet.models import get_model, list_models
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "reproduce.md"
 FENCE = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```", re.S | re.M)
-SETTINGS = ("DATASET", "PROFILE", "SEEDS", "BASELINES", "ABLATIONS", "NGPU", "BENCH_TRAIN_OPTIONS", "PRETRAINED")
+SETTINGS = ("DATASET", "PROFILE", "SEEDS", "BASELINES", "ABLATIONS", "NGPU", "BENCH_TRAIN_OPTIONS")
 
 # SLURM stand-in: runs each array task of `sbatch --array=A-B SCRIPT` in turn, as a fresh bash would.
 FAKE_SBATCH = """
@@ -85,13 +85,13 @@ def test_commands_as_written_parse_and_compose(tmp_path):
                 cfg = compose_config(*overrides)   # a wrong key, value or variant raises here
                 assert cfg.dataset.name == "vaihingen" and cfg.profile.name == "paper"
                 composed.add(key)
-    assert commands == {"fetch", "prepare", "run", "complexity", "report", "bench scaling", "bench train"}
+    assert commands == {"fetch", "prepare", "weights", "run", "complexity", "report", "bench scaling", "bench train"}
     runs = [a for a in calls if a[0] == "run"]
     # Sections 5 + 6, section 8 (one run per GPU) and SLURM each run the 15 configurations x 3 seeds.
     assert len(runs) == 3 * 15 * 3
-    assert ["run", "--run", "ms2mnet-no_dfe", "dataset=vaihingen", "profile=paper", "seed=2",
-            "model.pretrained=weights/resnet50-0676ba61.pth"] in runs
-    assert any(o[-1] == "model.pretrained=weights/R50+ViT-B_16.npz" for o in runs)
+    # the weights come from the profile's resolution (section 4), not from a per-model table
+    assert ["run", "--run", "ms2mnet-no_dfe", "dataset=vaihingen", "profile=paper", "seed=2"] in runs
+    assert ["weights", "fetch", "--profile", "paper", "ms2mnet-full"] == [a for a in calls if a[0] == "weights"][0][:5]
 
 
 @pytest.mark.slow
@@ -100,8 +100,7 @@ def test_commands_run_on_synthetic_data(tmp_path):
     overrides = "\n".join([
         "DATASET=synthetic PROFILE=tiny SEEDS=0 NGPU=2 ABLATIONS=ms2mnet-no_dfe",
         f'BASELINES="{baselines}"',
-        'BENCH_TRAIN_OPTIONS="--size 32 --batch 2 --steps 1 --warmup 0 --tiles 1 --tile-size 64x64 --window 32"',
-        "PRETRAINED=()"])
+        'BENCH_TRAIN_OPTIONS="--size 32 --batch 2 --steps 1 --warmup 0 --tiles 1 --tile-size 64x64 --window 32"'])
     result = run_script(doc_script(REAL, overrides), tmp_path, timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     for run in ("ms2mnet-full", "ms2mnet-no_dfe", *baselines.split()):

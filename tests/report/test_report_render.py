@@ -53,9 +53,9 @@ def test_readme_header_lists_provenance_and_missing_runs(rendered):
 def test_readme_tables_have_the_right_cells(rendered):
     text = (rendered[0] / "README.md").read_text()
     assert "## 1. Main comparison (synthetic; synthetic data: pipeline check, not paper numbers)" in text
-    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | 47.34 | 33.39 | 400 | 92.00 ± 4.97 | 87.00 ± 4.97 | " \
+    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | not recorded | 47.34 | 33.39 | 400 | 92.00 ± 4.97 | 87.00 ± 4.97 | " \
            "82.00 ± 4.97 | 3/3 |" in text
-    assert "| ms2mnet-attention | MS2MNet (attention) | 2x ResNet-50 | missing | missing | missing | missing | " \
+    assert "| ms2mnet-attention | MS2MNet (attention) | 2x ResNet-50 | missing | missing | missing | missing | missing | " \
            "missing | missing | 0/3 |" in text
     assert "| no_vfe | 71.00 ± 2.48 | -11.00 ± 2.48 | 0.003 (yes) |" in text
     assert "## 3a. Per-class IoU (synthetic; synthetic data" in text
@@ -86,7 +86,7 @@ def test_nothing_to_report_still_renders_missing(tmp_path):
     summary = render_report("synthetic", tmp_path / "runs", tmp_path / "prepared", tmp_path / "out",
                             ["ms2mnet-full"], [0], profile="smoke")
     assert summary["tables"]["main"][0]["miou_mean"] is None
-    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | missing |" in (tmp_path / "out" / "README.md").read_text()
+    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | missing | missing |" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_bad_arguments(tmp_path):

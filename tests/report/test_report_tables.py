@@ -104,7 +104,7 @@ def test_markdown_and_latex_renderings(results):
     markdown = to_markdown(table).splitlines()
     assert markdown[0].startswith("| run | model | backbone |")
     assert len(markdown) == 2 + len(RUNS)
-    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | 47.34 | 33.39 | 400 | 92.00 ± 4.97 |" in markdown[2]
+    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | not recorded | 47.34 | 33.39 | 400 | 92.00 ± 4.97 |" in markdown[2]
     latex = to_latex(table)
     assert r"82.00 $\pm$ 4.97" in latex and r"ms2mnet-no\_dfe" in latex
     assert r"\caption{Main comparison (synthetic; synthetic data: pipeline check, not paper numbers)." in latex
