@@ -31,9 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import register_model
 
-from .fusenet import MFNET
 from .vgg import CHANNELS, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
 
 LEVELS = CHANNELS[:4]           # 64, 128, 256, 512: blocks 1-4 go through the transformer
@@ -253,7 +252,6 @@ class CMFNet(nn.Module):
     label="CMFNet",
     backbone="2x VGG-16-BN + cross-modal transformer",
     modalities=("image", "dsm"),
-    reported={"vaihingen": Reported(91.40, 89.48, 81.44, MFNET), "potsdam": Reported(91.16, 92.10, 85.63, MFNET)},
     loss="ce",                  # the official trains with unweighted cross-entropy (its class weights are ones)
     loss_weights={},
     aux_weights=(),
