@@ -55,7 +55,7 @@ def test_readme_tables_have_the_right_cells(rendered):
     assert "## 1. Main comparison (synthetic; synthetic data: pipeline check, not paper numbers)" in text
     assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | 47.34 | 33.39 | 36.42 | 400 | 92.00 ± 4.97 | 87.00 ± 4.97 | " \
            "82.00 ± 4.97 | 3/3 |" in text
-    assert "| ms2mnet-attention | MS2MNet (attention) | 2x ResNet-50 | missing | missing | missing | missing | " \
+    assert "| ms2mnet-attention | MS2MNet (attention) | 2x ResNet-50 | missing | missing | missing | missing | missing | " \
            "missing | missing | 0/3 |" in text
     assert "| no_vfe | 71.00 ± 2.48 | -11.00 ± 2.48 | 0.003 (yes) |" in text
     assert "## 3a. Per-class IoU (synthetic; synthetic data" in text

@@ -43,11 +43,11 @@ def test_main_table_cells(results):
     assert table.cell("ms2mnet-full", "model") == "MS2MNet"
     assert table.cell("ms2mnet-no_dfe", "mIoU") == "78.50 (n=2)"    # two seeds: no interval printed
     assert table.cell("ms2mnet-no_dfe", "seeds") == "2/3"
-    assert table.cell("ms2mnet-no_vfe", "GMACs") == "21.41"
+    assert table.cell("ms2mnet-no_vfe", "GMACs (fvcore, eval)") == "21.41"
     assert table.cell("ms2mnet-no_asaf", "mIoU") == "81.00 (n=1)"
     assert table.cell("ms2mnet-rgb_only", "backbone") == "ResNet-50"
     for run in ("ms2mnet-rgb_only", "ms2mnet-attention"):
-        for column in ("OA", "mF1", "mIoU", "params (M)", "GMACs", "latency (ms)"):
+        for column in ("OA", "mF1", "mIoU", "params (M)", "GMACs (fvcore, eval)", "GMACs (train+aux, as thop)", "latency (ms)"):
             assert table.cell(run, column) == "missing"
         assert table.cell(run, "seeds") == "0/3"
     # synthetic data: no paper columns, and the title and caption say why
