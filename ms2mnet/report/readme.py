@@ -56,6 +56,9 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
         lines += _section("2b", tables["ablation_verdict"])
     lines += _section("3a", tables["per_class_iou"])
     lines += _section("3b", tables["per_class_f1"])
+    lines += _section("4", tables["per_tile"])
+    if "dsm_robustness" in tables:
+        lines += _section("5", tables["dsm_robustness"])
     lines += ["## Figures", ""]
     for name, path in figures.items():
         if path:

@@ -22,6 +22,8 @@ from .figures.training import plot_training, read_losses
 from .main_table import main_table
 from .provenance import check_tree, missing_seeds, provenance, source_tree
 from .readme import readme
+from .robustness_table import robustness_table
+from .tile_table import tile_table
 from .reference import SYNTHETIC_CAVEAT, is_synthetic, titled
 from .table import write_table
 from .ablation_verdict import ablation_verdict_table
@@ -123,7 +125,10 @@ def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Pat
     refs = load_references(dataset, references)
     tables = {"main": main_table(results, dataset, seeds, refs), "ablation": ablation_table(results, dataset),
               "per_class_iou": class_table(results, dataset, "iou"),
-              "per_class_f1": class_table(results, dataset, "f1", refs)}
+              "per_class_f1": class_table(results, dataset, "f1", refs), "per_tile": tile_table(results, dataset)}
+    robustness = robustness_table(results, dataset)
+    if robustness.rows:            # only once someone ran `ms2mnet evaluate eval.dsm=...`
+        tables["dsm_robustness"] = robustness
     if not is_synthetic(dataset):   # published numbers exist only for the real data
         tables["verdict"] = verdict_table(results, refs, margin)
         tables["ablation_verdict"] = ablation_verdict_table(results, refs, margin)

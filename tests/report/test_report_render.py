@@ -53,6 +53,7 @@ def test_readme_header_lists_provenance_and_missing_runs(rendered):
 def test_readme_tables_have_the_right_cells(rendered):
     text = (rendered[0] / "README.md").read_text()
     assert "## 1. Main comparison (synthetic; synthetic data: pipeline check, not paper numbers)" in text
+    assert "## 4. Per-tile mIoU" in text and "## 5. DSM robustness" not in text   # no `ms2mnet evaluate` yet
     assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | 47.34 | 33.39 | 36.42 | 400 | 92.00 ± 4.97 | 87.00 ± 4.97 | " \
            "82.00 ± 4.97 | 3/3 |" in text
     assert "| ms2mnet-attention | MS2MNet (attention) | 2x ResNet-50 | missing | missing | missing | missing | missing | " \
