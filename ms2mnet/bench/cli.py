@@ -99,7 +99,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cost.add_argument("--profile", default="paper", help="training schedule (default paper)")
     cost.add_argument("--selection", choices=("last", "test_best"), default="last",
                       help="test_best evaluates after every epoch too (default last)")
-    cost.add_argument("--test-tiles", type=int, help="test tiles (default: the dataset's; needed for others)")
+    cost.add_argument("--test-tiles", type=int, help="test tiles (default: the dataset's, or its prepared manifest's)")
+    cost.add_argument("--prepared", type=Path, default=Path("data/prepared"),
+                      help="where a dataset other than vaihingen or potsdam is prepared (default data/prepared)")
     cost.add_argument("--test-tile-size", type=_height_width, metavar="HxW", help="test tile size (default: the "
                                                                                   "dataset's)")
     cost.add_argument("--measurements", type=Path, nargs="+", default=[],
@@ -291,17 +293,20 @@ def run_cost(args: argparse.Namespace) -> int:
     from ms2mnet.app import compose_config
     from ms2mnet.models.registry import parse_run
 
-    from .cost import TEST_SETS, cost_rows, markdown, read_measurements, schedule
+    from .cost import TEST_SETS, cost_rows, markdown, prepared_test_set, read_measurements, schedule
 
     if args.threads:
         torch.set_num_threads(args.threads)
     tiles, size = TEST_SETS.get(args.dataset, (args.test_tiles, args.test_tile_size))
     tiles, size = args.test_tiles or tiles, args.test_tile_size or size
-    if not tiles or not size:
-        raise ValueError(f"--dataset {args.dataset}: no known test set; give --test-tiles and --test-tile-size")
+    if not (tiles and size):
+        tiles = prepared_test_set(args.prepared, args.dataset)
+        if not tiles:
+            raise ValueError(f"--dataset {args.dataset}: no known test set and nothing prepared under "
+                             f"{args.prepared / args.dataset}; give --test-tiles and --test-tile-size")
     cfg = compose_config(f"dataset={args.dataset}", f"profile={args.profile}")
     plan = schedule(args.profile, OmegaConf.to_container(cfg.profile.train, resolve=True),
-                    OmegaConf.to_container(cfg.profile.eval, resolve=True), tiles, size, args.selection)
+                    OmegaConf.to_container(cfg.profile.eval, resolve=True), tiles, size, selection=args.selection)
     measured = read_measurements(args.measurements)
     for run in args.runs if args.measure else []:
         if run not in measured:

@@ -38,13 +38,24 @@ def windows_of_test_set(tiles: int, tile_size: tuple[int, int], window: int, str
     return tiles * len(sliding_windows(*padded, window, stride))
 
 
-def schedule(profile: str, train: dict, evaluation: dict, tiles: int, tile_size: tuple[int, int],
-             selection: str = "last") -> Schedule:
+def prepared_test_set(prepared: Path, dataset: str) -> list[tuple[int, int]] | None:
+    """The test tiles' sizes of a prepared dataset (its manifest), or None where it is not prepared."""
+    manifest = Path(prepared) / dataset / "manifest.json"
+    if not manifest.is_file():
+        return None
+    data = json.loads(manifest.read_text())
+    return [tuple(data["tiles"][t]) for t in data["splits"]["test"]]
+
+
+def schedule(profile: str, train: dict, evaluation: dict, tiles: int | list[tuple[int, int]],
+             tile_size: tuple[int, int] | None = None, selection: str = "last") -> Schedule:
+    """`tiles` and `tile_size`: a count of equal tiles, or `tiles` as the list of every tile's size."""
     images = int(train["epochs"]) * int(train["iterations_per_epoch"]) * int(train["batch_size"])
     evaluations = 1 + (int(train["epochs"]) if selection == "test_best" else 0)
     window, stride = int(evaluation["window"]), int(evaluation["stride"])
-    return Schedule(profile, images, evaluations, windows_of_test_set(tiles, tile_size, window, stride), window, stride,
-                    int(train["crop"]))
+    sizes = tiles if isinstance(tiles, list) else [tile_size] * tiles
+    windows = sum(windows_of_test_set(1, size, window, stride) for size in sizes)
+    return Schedule(profile, images, evaluations, windows, window, stride, int(train["crop"]))
 
 
 def run_key(record: dict) -> str:

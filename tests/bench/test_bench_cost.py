@@ -13,7 +13,7 @@ import_model_module("extra_models.tinyseg")     # registers tinyseg, a two-layer
 
 def test_hours_follow_from_the_schedule_and_the_measured_rates():
     plan = schedule("p", {"epochs": 2, "iterations_per_epoch": 10, "batch_size": 5, "crop": 32},
-                    {"window": 32, "stride": 32}, tiles=2, tile_size=(64, 96), selection="test_best")
+                    {"window": 32, "stride": 32}, tiles=[(64, 96), (64, 96)], selection="test_best")
     assert plan == Schedule("p", 100, 3, 2 * 2 * 3, 32, 32, 32)
     measured = {"a": {"train_img_s": 100 / 3600, "eval_windows_s": 12 / 3600, "train_size": 32, "eval_window": 32,
                       "device_name": "Test CPU", "device": "cpu"}}
