@@ -254,7 +254,9 @@ def run_complexity(args: argparse.Namespace) -> int:
     print(f"{args.model}/{args.variant} at {args.size}x{args.size}: {record['gmacs']:.2f} {UNIT} "
           f"({record['gmacs_with_aux']:.2f} in train mode with the auxiliary heads), "
           f"{record['params']['total'] / 1e6:.2f} M params, latency median {record['latency']['median_ms']:.1f} ms "
-          f"(p90 {record['latency']['p90_ms']:.1f}) on {record['device_name']}, peak memory "
+          f"(p90 {record['latency']['p90_ms']:.1f}; {record['latency']['runs']} runs after {record['latency']['warmup']} "
+          f"warm-up, batch 1, {record['latency']['precision']}, {record['latency']['threads']} threads) on "
+          f"{record['device_name']}, peak memory "
           + (f"{memory['forward_peak_mib']:.0f} MiB (forward)" if memory["measured"] else memory["reason"]))
     return 0
 

@@ -65,13 +65,20 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def latency_note(latency: dict) -> str:
+    """What a latency means: runs, warm-up, batch, precision, device, threads."""
+    return (f"{latency['runs']} runs after {latency['warmup']} warm-up, batch {latency['batch']}, {latency['precision']}, "
+            f"{latency['device_name']}, {latency['threads']} threads")
+
+
 def complexity_command(args: argparse.Namespace) -> int:
     from ms2mnet.app import compose_config
     from ms2mnet.experiment import measure
 
     record = measure(compose_config(*(run_overrides(args.run) if args.run else []), *args.overrides))
     print(f"{record['model']} {record['variant'] or ''}: {record['params']['total'] / 1e6:.2f} M parameters, "
-          f"{record['gmacs']:.2f} {record['unit']}, {record['latency']['median_ms']:.0f} ms median latency")
+          f"{record['gmacs']:.2f} {record['unit']}, {record['latency']['median_ms']:.0f} ms median latency "
+          f"({latency_note(record['latency'])})")
     return 0
 
 
