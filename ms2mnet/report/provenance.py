@@ -35,8 +35,9 @@ def missing_seeds(runs: list[RunResults]) -> list[dict]:
             for r in runs for s in r.problems]
 
 
-# What the pipeline itself writes while it runs: changes there do not make the code tree dirty.
-PIPELINE_OUTPUTS = ("dvc.lock", "reports", "runs", "data")
+# What the pipeline itself writes while it runs (DVC also adds its outputs to .gitignore files): changes
+# there do not make the code tree dirty.
+PIPELINE_OUTPUTS = ("dvc.lock", "reports", "runs", "data", ".dvc", "**/.gitignore")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -48,7 +49,7 @@ def source_tree(root: Path = REPO) -> dict:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
     try:
         commit = git("rev-parse", "HEAD").strip()
-        status = git("status", "--porcelain", "--", ".", *(f":(exclude){p}" for p in PIPELINE_OUTPUTS))
+        status = git("status", "--porcelain", "--", ".", *(f":(exclude,glob){p}" for p in PIPELINE_OUTPUTS))
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None, "changed": []}
     changed = [line[3:] for line in status.splitlines() if line.strip()]

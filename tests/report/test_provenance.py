@@ -23,6 +23,8 @@ def test_source_tree_sees_code_changes_but_not_the_pipelines_outputs(tmp_path):
     (tmp_path / "dvc.lock").write_text("b\n")             # the pipeline rewrites it while it runs
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "README.md").write_text("new\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / ".gitignore").write_text("/raw\n")    # DVC lists its outputs there
     assert source_tree(tmp_path)["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     tree = source_tree(tmp_path)
