@@ -4,8 +4,8 @@ transformer (UCTransNet's channel-wise attention) on the skip features, and a Se
 Official code: sstary/SSRS, CMFNet/Utils/CMFNet.py. The transformer sees the pre-pool features of blocks
 1-4 of both streams: each level is cut into a 16x16 token grid (patch 16/8/4/2) with its channel count as
 the token width (64/128/256/512, 960 together). In a "channel attention" layer the queries are one
-level's channels, the keys and values all four levels' channels: attention maps have shape
-(channels of the level) x 960, per head. Four cross-modal layers (queries and values from a stream, keys
+level's channels, the keys and values all four levels' channels, split over 4 heads: each head's
+attention map is (channels of the level / 4) x 240, from 16 x 240 (level 1) to 128 x 240 (level 4). Four cross-modal layers (queries and values from a stream, keys
 from the other) are followed by four self-attention layers on the image stream; the outputs are
 reshaped, upsampled, projected and added back as skips. Block 5 fuses x*sigmoid(1x1(GAP x)) +
 y*sigmoid(1x1(GAP y)); the decoder unpools with the image stream's indices and adds the skips.
@@ -18,7 +18,7 @@ Departures from the official code (functionally equivalent, or forced by the out
 - Position embeddings are learned for the 16x16 grid of a 256x256 input (as the official) and
   resized bilinearly for other input sizes (the official accepts only 256x256).
 - Attention is written out with matmuls, not scaled_dot_product_attention: an InstanceNorm sits between
-  the scores and the softmax, which SDPA cannot express (and the maps are at most 128 x 960).
+  the scores and the softmax, which SDPA cannot express (and the maps are at most 128 x 240).
 - Logits are returned (the official returns log-softmax; the loss is the same cross-entropy).
 """
 
@@ -31,9 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, WeightFile, register_model
+from ms2mnet.models import WeightFile, register_model
 
-from .fusenet import MFNET
 from .vgg import CHANNELS, VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
 
 LEVELS = CHANNELS[:4]           # 64, 128, 256, 512: blocks 1-4 go through the transformer
@@ -257,7 +256,6 @@ class CMFNet(nn.Module):
     label="CMFNet",
     backbone="2x VGG-16-BN + cross-modal transformer",
     modalities=("image", "dsm"),
-    reported={"vaihingen": Reported(91.40, 89.48, 81.44, MFNET), "potsdam": Reported(91.16, 92.10, 85.63, MFNET)},
     loss="ce",                  # the official trains with unweighted cross-entropy (its class weights are ones)
     loss_weights={},
     aux_weights=(),

@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, WeightFile, register_model
+from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
-MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
 PRETRAINED_TAG = "resnet34.tv_in1k"   # torchvision's ResNet-34 ImageNet weights, as the official code loads
 LEVEL_CHANNELS = (64, 64, 128, 256, 512, 512)   # stem, layer1..4, pooled layer4
 SIDE = 16                                        # width of every side feature and decoder block
@@ -147,7 +146,6 @@ class CMGFNet(nn.Module):
     label="CMGFNet",
     backbone="2x ResNet-34",
     modalities=("image", "dsm"),
-    reported={"vaihingen": Reported(91.72, 90.00, 82.26, MFNET), "potsdam": Reported(90.21, 91.40, 84.53, MFNET)},
     # The official training averages one loss per head: (fused + image + DSM) / 3, here with cross-entropy.
     loss="ce",
     loss_weights={"main_weight": 1 / 3},

@@ -19,10 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, WeightFile, register_model
+from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
-MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
 WEIGHTS_HINT = ("ESANet's ImageNet weights for ResNet-34 with NonBottleneck1D blocks are not on timm or "
                 "torchvision: download r34_NBt1D.pth (linked from the README of github.com/TUI-NICR/ESANet, "
                 "'pretrained weights for the encoder backbone ResNet-34 NBt1D')")
@@ -246,7 +245,6 @@ class ESANet(nn.Module):
     label="ESANet",
     backbone="2x ResNet-34 NBt1D",
     modalities=("image", "dsm"),
-    reported={"vaihingen": Reported(90.61, 88.18, 79.42, MFNET), "potsdam": Reported(89.74, 91.22, 84.15, MFNET)},
     # The official training: median-frequency weighted CE summed over the output and the three side outputs.
     loss="ce",
     loss_weights={"class_weights": "median_frequency"},

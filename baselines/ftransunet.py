@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, WeightFile, register_model
+from ms2mnet.models import WeightFile, register_model
 
 # FTransUNet's fusion is ESANet's SE-add block, taken over unchanged (parameters se_rgb, se_depth).
 from .esanet import SqueezeAndExciteFusionAdd
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 NPZ_NAME = "R50+ViT-B_16.npz"
 NPZ_URL = "https://storage.googleapis.com/vit_models/imagenet21k/R50+ViT-B_16.npz"
-MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
 
 
 class StdConv2d(nn.Conv2d):
@@ -443,7 +442,6 @@ def load_npz(model: FTransUNet, source: bool | str | Path) -> None:
         keys=("conv_root/kernel", "embedding/kernel", "Transformer/posembed_input/pos_embedding")),),
     label="FTransUNet",
     backbone="2x BiT R50 + dual ViT-B/16",
-    reported={"vaihingen": Reported(92.40, 91.21, 84.23, MFNET), "potsdam": Reported(91.34, 92.41, 86.20, MFNET)},
     loss="ce",                     # the official train.py: unweighted cross-entropy on the single output
     aux_weights=(),
     description="BiT R50 x2 with SE fusion, 12-layer dual ViT-B (layers 4-9 self+cross), TransUNet decoder",

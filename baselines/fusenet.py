@@ -14,11 +14,9 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, WeightFile, register_model
+from ms2mnet.models import WeightFile, register_model
 
 from .vgg import VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
-
-MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
 
 
 class FuseNet(nn.Module):
@@ -60,7 +58,6 @@ class FuseNet(nn.Module):
     label="FuseNet",
     backbone="2x VGG-16-BN",
     modalities=("image", "dsm"),
-    reported={"vaihingen": Reported(90.51, 87.71, 78.71, MFNET), "potsdam": Reported(90.58, 91.60, 84.86, MFNET)},
     loss="ce",
     loss_weights={"class_weights": "median_frequency"},
     aux_weights=(),

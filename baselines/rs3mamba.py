@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, WeightFile, register_model
+from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 from ms2mnet.ops import SS2D
 from ms2mnet.weights.files import read_checkpoint, tensors_of
@@ -57,7 +57,6 @@ VMAMBA_HINT = (f"download VMamba-T's ImageNet checkpoint {VMAMBA_FILE} (VMamba v
 # Checkpoint tensors the official loader leaves out (the patch embedding's input is 48 ch, 2x2 here).
 VMAMBA_SKIPPED = ("norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
                   "patch_embed.proj.bias", "patch_embed.norm.weight")
-MFNET = "MFNet (TGRS 2025) Table I, via a secondary note (unchecked)"
 
 
 # --- the VSS branch (VMamba-T encoder, v0 layout) ---
@@ -257,7 +256,6 @@ def load_vmamba(encoder: VSSMEncoder, path: str | Path) -> None:
     label="RS3Mamba",
     backbone="ResNet-18 + VMamba-T",
     modalities=("image",),
-    reported={"vaihingen": Reported(91.64, 90.34, 82.78, MFNET), "potsdam": Reported(90.49, 91.69, 85.01, MFNET)},
     loss="ce",                     # the official train_Mamba.py: unweighted cross-entropy, one output
     aux_weights=(),
     description="ResNet-18 main branch fused stage by stage with a VMamba-T (SS2D) branch, UNetFormer decoder",

@@ -253,7 +253,6 @@ class UNetFormer(nn.Module):
     label="UNetFormer",
     backbone="ResNet-18",
     modalities=("image",),
-    reported={},   # no published numbers under this protocol
     # UnetFormerLoss: label-smoothed CE (0.05) + soft Dice on the main output, 0.4 x smoothed CE on the aux head.
     loss="ce",
     loss_weights={"label_smoothing": 0.05, "dice": 1.0},

@@ -17,9 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ms2mnet.models import Reported, WeightFile, register_model
+from ms2mnet.models import WeightFile, register_model
 
-from .fusenet import MFNET
 from .vgg import CHANNELS, VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
 
 
@@ -62,7 +61,6 @@ class VFuseNet(nn.Module):
     label="V-FuseNet",
     backbone="3x VGG-16-BN",
     modalities=("image", "dsm"),
-    reported={"vaihingen": Reported(90.49, 87.89, 78.92, MFNET), "potsdam": Reported(90.22, 91.26, 84.26, MFNET)},
     loss="ce",
     loss_weights={"class_weights": "median_frequency"},
     aux_weights=(),

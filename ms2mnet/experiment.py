@@ -214,10 +214,10 @@ def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device,
     amp = cfg.amp and device.type == "cuda"
     test_tiles = WholeTiles(store, "test")
 
-    def evaluate_on_test(figure_dir: Path | None = None) -> dict:
+    def evaluate_on_test(figure_dir: Path | None = None, map_dir: Path | None = None) -> dict:
         return evaluate(model, test_tiles, device, window=eval_cfg.window, stride=eval_cfg.stride,
                         batch_size=eval_cfg.batch_size, tta=eval_cfg.tta, amp=amp, figure_dir=figure_dir,
-                        figure_crop=eval_cfg.figure_crop)
+                        figure_crop=eval_cfg.figure_crop, map_dir=map_dir)
 
     best: dict = {}
     best_path = run_dir / TEST_BEST
@@ -246,7 +246,8 @@ def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device,
     if world.is_main:
         if best:
             model.load_state_dict(best["state"])
-        metrics = evaluate_on_test(run_dir / "predictions")
+        save_maps = bool(OmegaConf.select(cfg, "eval.save_maps", default=False))
+        metrics = evaluate_on_test(run_dir / "predictions", run_dir / "maps" if save_maps else None)
         metrics.update(selection=cfg.selection, selected_epoch=best.get("epoch", settings.epochs),
                        run=cfg.run, model=cfg.model.name, variant=cfg.variant, dataset=cfg.dataset.name,
                        profile=cfg.profile.name, seed=cfg.seed, eval_window=eval_cfg.window,

@@ -63,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "set (4 tiles of 2494x2064, window 256, stride 32) of random tiles.")
     train.add_argument("--model", default="ms2mnet", help="registered model name (default ms2mnet)")
     train.add_argument("--variant", help="variant (default: the model's default variant)")
+    train.add_argument("--run", metavar="NAME", help="a run name (ms2mnet-no_dfe, fusenet): sets --model and --variant")
     train.add_argument("--size", type=int, default=256, help="training crop side (default 256)")
     train.add_argument("--batch", type=int, default=10, help="training batch (default 10)")
     train.add_argument("--steps", type=int, default=10, help="timed training steps (default 10)")
@@ -86,6 +87,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     train.add_argument("--out", type=Path, help="also write the record to FILE.json")
     train.set_defaults(func=run_train)
+
+    cost = commands.add_parser(
+        "cost", help="hours of a matrix (runs x seeds x profile) from measured training and evaluation speed",
+        description="Reads `ms2mnet bench train --out` records (--measurements), or measures each run now "
+                    "(--measure, with the bench train options below), and turns them into hours per run and in "
+                    "total for the profile's schedule on the dataset's test set.")
+    cost.add_argument("--runs", nargs="+", required=True, help="run names, e.g. ms2mnet-full ms2mnet-no_dfe fusenet")
+    cost.add_argument("--seeds", type=int, default=3, help="seeds per run (default 3)")
+    cost.add_argument("--dataset", default="vaihingen", help="whose test set and stride (default vaihingen)")
+    cost.add_argument("--profile", default="paper", help="training schedule (default paper)")
+    cost.add_argument("--selection", choices=("last", "test_best"), default="last",
+                      help="test_best evaluates after every epoch too (default last)")
+    cost.add_argument("--test-tiles", type=int, help="test tiles (default: the dataset's, or its prepared manifest's)")
+    cost.add_argument("--prepared", type=Path, default=Path("data/prepared"),
+                      help="where a dataset other than vaihingen or potsdam is prepared (default data/prepared)")
+    cost.add_argument("--test-tile-size", type=_height_width, metavar="HxW", help="test tile size (default: the "
+                                                                                  "dataset's)")
+    cost.add_argument("--measurements", type=Path, nargs="+", default=[],
+                      help="records of `ms2mnet bench train --out FILE.json`, one per run")
+    cost.add_argument("--measure", action="store_true", help="measure every run without a record now")
+    for name, kind, default in (("--size", int, 256), ("--batch", int, 10), ("--steps", int, 10),
+                                ("--warmup", int, 3), ("--tiles", int, 1), ("--window", int, 256),
+                                ("--stride", int, 32), ("--eval-batch", int, 16)):
+        cost.add_argument(name, type=kind, default=default, help=f"with --measure: as for bench train (default {default})")
+    cost.add_argument("--tile-size", type=_height_width, default=(512, 512), metavar="HxW",
+                      help="with --measure: evaluation tile size (default 512x512)")
+    cost.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    cost.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    cost.add_argument("--out", type=Path, help="also write the table to FILE.md, or the rows to FILE.json")
+    cost.set_defaults(func=run_cost)
 
     complexity = commands.add_parser("complexity", help="everything for one model: the complexity.json record")
     _model_options(complexity, many=False)
@@ -223,7 +254,9 @@ def run_complexity(args: argparse.Namespace) -> int:
     print(f"{args.model}/{args.variant} at {args.size}x{args.size}: {record['gmacs']:.2f} {UNIT} "
           f"({record['gmacs_with_aux']:.2f} in train mode with the auxiliary heads), "
           f"{record['params']['total'] / 1e6:.2f} M params, latency median {record['latency']['median_ms']:.1f} ms "
-          f"(p90 {record['latency']['p90_ms']:.1f}) on {record['device_name']}, peak memory "
+          f"(p90 {record['latency']['p90_ms']:.1f}; {record['latency']['runs']} runs after {record['latency']['warmup']} "
+          f"warm-up, batch 1, {record['latency']['precision']}, {record['latency']['threads']} threads) on "
+          f"{record['device_name']}, peak memory "
           + (f"{memory['forward_peak_mib']:.0f} MiB (forward)" if memory["measured"] else memory["reason"]))
     return 0
 
@@ -231,6 +264,9 @@ def run_complexity(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.run:
+        from ms2mnet.models.registry import parse_run
+        args.model, args.variant = parse_run(args.run)
     record = bench_train(args.model, args.variant, device=args.device, layout=args.layout, size=args.size,
                          batch=args.batch, warmup=args.warmup, steps=args.steps, amp=args.amp,
                          channels_last=args.channels_last, loss_epoch=args.loss_epoch, evaluation=args.evaluation,
@@ -250,4 +286,45 @@ def run_train(args: argparse.Namespace) -> int:
               "no TTA, ms2mnet.engine.evaluate.")
     if args.out:
         write_json(args.out, record)
+    return 0
+
+
+def run_cost(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from ms2mnet.app import compose_config
+    from ms2mnet.models.registry import parse_run
+
+    from .cost import TEST_SETS, cost_rows, markdown, prepared_test_set, read_measurements, schedule
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tiles, size = TEST_SETS.get(args.dataset, (args.test_tiles, args.test_tile_size))
+    tiles, size = args.test_tiles or tiles, args.test_tile_size or size
+    if not (tiles and size):
+        tiles = prepared_test_set(args.prepared, args.dataset)
+        if not tiles:
+            raise ValueError(f"--dataset {args.dataset}: no known test set and nothing prepared under "
+                             f"{args.prepared / args.dataset}; give --test-tiles and --test-tile-size")
+    cfg = compose_config(f"dataset={args.dataset}", f"profile={args.profile}")
+    plan = schedule(args.profile, OmegaConf.to_container(cfg.profile.train, resolve=True),
+                    OmegaConf.to_container(cfg.profile.eval, resolve=True), tiles, size, selection=args.selection)
+    measured = read_measurements(args.measurements)
+    for run in args.runs if args.measure else []:
+        if run not in measured:
+            model, variant = parse_run(run)
+            measured[run] = bench_train(model, variant, device=args.device, size=args.size, batch=args.batch,
+                                        warmup=args.warmup, steps=args.steps, tiles=args.tiles,
+                                        tile_size=args.tile_size, window=args.window, stride=args.stride,
+                                        eval_batch=args.eval_batch)
+    rows = cost_rows(args.runs, args.seeds, plan, measured)
+    text = markdown(rows, plan, args.dataset, args.selection)
+    print(text, end="")
+    if args.out:
+        if args.out.suffix == ".json":
+            write_json(args.out, {"schedule": plan.__dict__, "rows": rows})
+        else:
+            from ms2mnet.io import atomic_path
+            with atomic_path(args.out) as tmp:
+                tmp.write_text(text)
     return 0

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,11 +29,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     complexity.add_argument("overrides", nargs="*", help="Hydra overrides (key=value)")
     complexity.set_defaults(func=complexity_command)
 
+    evaluate = subparsers.add_parser(
+        "evaluate", help="evaluate a trained seed again, e.g. with its DSM perturbed (eval.dsm=zero|noise:<sigma>|...)",
+        description="Loads runs/<dataset>/<profile>/<run>/seed<k>/ (same overrides as `ms2mnet run`) and writes "
+                    "robustness/<mode>.json there: eval.dsm=clean | zero | noise:<sigma> | shift:<pixels> | "
+                    "stale:<tile>; eval.save_maps=true also writes the whole-tile predictions.")
+    evaluate.add_argument("--run", metavar="NAME", help="a run name as params.yaml lists it")
+    evaluate.add_argument("overrides", nargs="*", help="Hydra overrides (key=value), e.g. eval.dsm=noise:0.1 seed=1")
+    evaluate.set_defaults(func=evaluate_command)
+
     predict = subparsers.add_parser("predict", help="colour label map of your own image + DSM with a trained run")
     predict.add_argument("--checkpoint", type=Path, required=True, help="runs/<dataset>/<profile>/<run>/seed<k>/checkpoint.pt")
     predict.add_argument("--image", type=Path, required=True, help="image TIFF in the dataset's band layout")
     predict.add_argument("--dsm", type=Path, required=True, help="DSM TIFF (Vaihingen layout) or nDSM JPEG (Potsdam)")
-    predict.add_argument("--out", type=Path, required=True, help="output PNG (ISPRS palette)")
+    predict.add_argument("--out", type=Path, required=True, help="output palette PNG of the whole tile (ISPRS colours)")
     predict.add_argument("--device", default="auto")
     predict.set_defaults(func=predict_command)
 
@@ -56,22 +64,39 @@ def run_command(args: argparse.Namespace) -> int:
     return main("config", overrides, verbose=args.verbose)   # 2 after a refusal's one line
 
 
+def latency_note(latency: dict) -> str:
+    """What a latency means: runs, warm-up, batch, precision, device, threads."""
+    return (f"{latency['runs']} runs after {latency['warmup']} warm-up, batch {latency['batch']}, {latency['precision']}, "
+            f"{latency['device_name']}, {latency['threads']} threads")
+
+
 def complexity_command(args: argparse.Namespace) -> int:
     from ms2mnet.app import compose_config
     from ms2mnet.experiment import measure
 
     record = measure(compose_config(*(run_overrides(args.run) if args.run else []), *args.overrides))
     print(f"{record['model']} {record['variant'] or ''}: {record['params']['total'] / 1e6:.2f} M parameters, "
-          f"{record['gmacs']:.2f} {record['unit']}, {record['latency']['median_ms']:.0f} ms median latency")
+          f"{record['gmacs']:.2f} {record['unit']}, {record['latency']['median_ms']:.0f} ms median latency "
+          f"({latency_note(record['latency'])})")
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from ms2mnet.app import compose_config
+    from ms2mnet.reevaluate import evaluate_run
+
+    metrics = evaluate_run(compose_config(*(run_overrides(args.run) if args.run else []), *args.overrides))
+    print(f"{metrics['run']} seed {metrics['seed']}, DSM {metrics['dsm']}: OA {100 * metrics['oa']:.2f}, "
+          f"mF1 {100 * metrics['mf1']:.2f}, mIoU {100 * metrics['miou']:.2f}")
     return 0
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from ms2mnet.data.palette import class_to_colour
     from ms2mnet.data.prepare import read_inputs
     from ms2mnet.data.specs import get_spec
     from ms2mnet.engine.checkpoint import check_state_fits, load_checkpoint
     from ms2mnet.engine.distributed import resolve_device
+    from ms2mnet.engine.evaluate import save_palette_png
     from ms2mnet.engine.inference import sliding_window_logits
     from ms2mnet.io import require_file, require_writable
     from ms2mnet.models import build_model
@@ -100,7 +125,6 @@ def predict_command(args: argparse.Namespace) -> int:
     logits = sliding_window_logits(model, image_t, dsm_t, cfg["dataset"]["num_classes"], window=ev["window"],
                                    stride=ev["stride"], batch_size=ev["batch_size"], tta=ev["tta"],
                                    amp=device.type == "cuda" and cfg.get("amp", False))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(class_to_colour(logits.argmax(0).cpu().numpy().astype(np.uint8))).save(args.out)
+    save_palette_png(logits.argmax(0).cpu().numpy(), args.out)    # the whole tile, ISPRS palette
     print(f"{args.out}: {image.shape[1]}x{image.shape[0]} label map from {args.checkpoint}")
     return 0

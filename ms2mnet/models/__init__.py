@@ -3,8 +3,8 @@
 Register a new one with `@register_model(name, label=..., ...)` (docs/adding-a-model.md).
 """
 
-from .registry import (ModelEntry, Reported, build_model, for_layout, get_model, import_model_module,
+from .registry import (ModelEntry, build_model, for_layout, get_model, import_model_module,
                        list_models, parse_run, register_model, resolve_variant, run_name, WeightFile)
 
-__all__ = ["ModelEntry", "Reported", "build_model", "for_layout", "get_model", "import_model_module",
+__all__ = ["ModelEntry", "build_model", "for_layout", "get_model", "import_model_module",
            "list_models", "parse_run", "register_model", "resolve_variant", "run_name", "WeightFile"]

@@ -16,7 +16,7 @@ from .backbone import RESNET50_TV, TRUNK_CHANNELS, load_trunk_weights, resnet50_
 from .decoder import HFPDecoder
 from .dfe import DFE
 from .mixers import MIXERS
-from .registry import Reported, register_model
+from .registry import register_model
 from .vfe import VFE
 from .wase import WASE
 
@@ -96,7 +96,6 @@ VARIANTS: dict[str, dict] = {
     "no_mixer": {"mixer": None},
     "rgb_only": {"use_dsm": False},
 }
-AUTHORS_README = "MS2MNet authors' README (mIoU only)"
 
 
 @register_model(
@@ -105,8 +104,6 @@ AUTHORS_README = "MS2MNet authors' README (mIoU only)"
     label="MS2MNet",
     backbone="2x ResNet-50",
     description="dual ResNet-50, WASE, VFE/MSSM, HFP decoder with ASAF",
-    reported={"vaihingen": Reported(None, None, 84.14, AUTHORS_README),
-              "potsdam": Reported(None, None, 86.21, AUTHORS_README)},
     # The authors' staged loss and deep-supervision weights (docs/model.md, "Losses").
     loss="paper",
     loss_weights={"vaihingen": {"focal": 0.6, "boundary": 0.4}, "potsdam": {"focal": 0.7, "boundary": 0.3}},

@@ -2,7 +2,7 @@
 
 A model is a builder `fn(num_classes, pretrained=False, **options) -> nn.Module` decorated with
 `@register_model(name, label=..., backbone=..., ...)`. Its entry holds what tables, losses and configs
-need to know about it: label, backbone, modalities, published numbers per real dataset, default loss
+need to know about it (published numbers are data: conf/references/<dataset>.yaml): label, backbone, modalities, default loss
 preset with its weights, aux-loss weights, and named variants (constructor overrides).
 
 The registry imports the packages that hold models (`LOCATIONS`) on first use, so it is complete in
@@ -23,18 +23,6 @@ from torch import nn
 # Packages whose import registers models: MS2MNet and the baselines.
 LOCATIONS = ("ms2mnet.models.ms2mnet", "baselines")
 NAME = re.compile(r"[a-z][a-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class Reported:
-    """Published OA / mF1 / mIoU in percent; None where the paper gives no number."""
-    oa: float | None
-    mf1: float | None
-    miou: float | None
-    source: str
-
-    def get(self, metric: str) -> float | None:
-        return getattr(self, metric)
 
 
 @dataclass(frozen=True)
@@ -66,7 +54,6 @@ class ModelEntry:
     label: str                                   # how tables name the model
     backbone: str = ""
     modalities: tuple[str, ...] = ("image", "dsm")
-    reported: Mapping[str, Reported] = field(default_factory=dict)   # real dataset -> published numbers
     loss: str = "ce"                             # default loss preset (ms2mnet.engine.losses)
     # Per dataset layout ("vaihingen", "potsdam") or one value for all; see `for_layout`.
     loss_weights: Mapping[str, Any] = field(default_factory=dict)
@@ -96,7 +83,7 @@ _locations_imported = False
 
 def register_model(name: str, **metadata: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: register `fn(num_classes, pretrained=False, **options)` under `name` with its metadata
-    (the fields of `ModelEntry`: label, backbone, modalities, reported, loss, loss_weights, aux_weights,
+    (the fields of `ModelEntry`: label, backbone, modalities, loss, loss_weights, aux_weights,
     variants, variant_backbones, description, weights)."""
     if not NAME.fullmatch(name):
         raise ValueError(f"model name {name!r}: use lower-case letters, digits and '_' (a '-' separates the "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .stats import Estimate, PairedTest
+from .stats import MIN_SEEDS, Estimate, PairedTest
 
 MISSING = "missing"
 NOT_APPLICABLE = "n/a"
@@ -18,11 +18,12 @@ def signed(value: float | None, digits: int = 2) -> str:
 
 
 def estimate(est: Estimate, digits: int = 2, sign: bool = False) -> str:
-    """"84.14 ± 0.32" (mean ± half-width of the 95% t-interval), "84.14 (n=1)", or "missing"."""
+    """"84.14 ± 0.32" (mean ± half-width of the 95% t-interval, from MIN_SEEDS values), "84.14 (n=2)" with
+    fewer (no interval is printed: with two seeds it is 12.7 standard errors wide), or "missing"."""
     if est.mean is None:
         return MISSING
     mean = f"{est.mean:+.{digits}f}" if sign else f"{est.mean:.{digits}f}"
-    if est.half_width is None:
+    if est.half_width is None or est.n < MIN_SEEDS:
         return f"{mean} (n={est.n})"
     return f"{mean} ± {est.half_width:.{digits}f}"
 

@@ -23,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="expected seeds, e.g. 0 1 2")
     parser.add_argument("--scaling", type=Path, help="rows of `ms2mnet bench scaling --out FILE.json` "
                                                      "(without it the scaling figure is skipped)")
+    parser.add_argument("--references", type=Path, help="folder of <dataset>.yaml files with the published numbers "
+                                                        "(default: the suite's conf/references)")
+    parser.add_argument("--margin", type=float, default=1.0,
+                        help="equivalence margin of the verdicts, in points (default 1.0; docs/reports.md)")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="render from a checkout with uncommitted changes (the README then says so)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="write the report even if no run has metrics and it replaces an existing report")
     parser.set_defaults(func=report_command)
@@ -49,7 +55,8 @@ def report_command(args: argparse.Namespace) -> int:
         raise ValueError("give --params params.yaml, or all of --dataset, --profile, --runs and --seeds")
 
     summary = render_report(args.dataset, args.runs_dir, args.prepared, args.out, args.runs, args.seeds,
-                            args.scaling, profile=args.profile, allow_empty=args.allow_empty)
+                            args.scaling, profile=args.profile, allow_empty=args.allow_empty,
+                            references=args.references, margin=args.margin, allow_dirty=args.allow_dirty)
     drawn = [name for name, path in summary["figures"].items() if path]
     print(f"{args.out / 'README.md'}: {len(args.runs)} runs x {len(args.seeds)} seeds of {args.dataset} "
           f"({args.profile} profile), "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 from .collect import RunResults
 
 
@@ -30,3 +33,36 @@ def provenance(runs: list[RunResults]) -> dict:
 def missing_seeds(runs: list[RunResults]) -> list[dict]:
     return [{"run": r.name, "seed": s.seed, "problem": s.problem, "path": str(s.path)}
             for r in runs for s in r.problems]
+
+
+# What the pipeline itself writes while it runs (DVC also adds its outputs to .gitignore files): changes
+# there do not make the code tree dirty.
+PIPELINE_OUTPUTS = ("dvc.lock", "reports", "runs", "data", ".dvc", "**/.gitignore")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def source_tree(root: Path = REPO) -> dict:
+    """The commit of the checkout that renders the report, and whether it has changes outside the pipeline's
+    own outputs (`PIPELINE_OUTPUTS`): {"commit", "dirty", "changed": first changed paths}. Outside a git
+    checkout, commit and dirty are None."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        status = git("status", "--porcelain", "--", ".", *(f":(exclude,glob){p}" for p in PIPELINE_OUTPUTS))
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None, "changed": []}
+    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    return {"commit": commit, "dirty": bool(changed), "changed": changed[:5]}
+
+
+class DirtyTreeError(RuntimeError):
+    """The checkout that would render the report has uncommitted changes."""
+
+
+def check_tree(tree: dict, allow_dirty: bool) -> None:
+    if tree["dirty"] and not allow_dirty:
+        raise DirtyTreeError(
+            f"{REPO}: uncommitted changes ({', '.join(tree['changed'])}{', ...' if len(tree['changed']) == 5 else ''}); "
+            "a report must name the commit that made it: commit them, or pass --allow-dirty (the report is then "
+            "marked as rendered from a dirty tree)")

@@ -24,8 +24,13 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
     if is_synthetic(dataset):
         lines += [f"> **{SYNTHETIC_CAVEAT.capitalize()}.** Rendered from the procedural `{dataset}` dataset: "
                   "it checks that the pipeline runs end to end; no number here says anything about MS2MNet.", ""]
+    tree = prov.get("rendered_from") or {}
+    if tree.get("dirty"):
+        lines += [f"> **Rendered from a dirty tree** (commit {tree['commit']} with uncommitted changes: "
+                  f"{', '.join(tree['changed'])}; `--allow-dirty`). Its code is not the commit's.", ""]
     lines += [
         "Rendered by `ms2mnet report` from the run directories; do not edit by hand.",
+        f"- Rendered from: {tree.get('commit') or 'not a git checkout'}{' (dirty)' if tree.get('dirty') else ''}",
         "",
         f"- Dataset: `{dataset}`",
         f"- Protocol: `isprs-ssrs` (docs/protocol.md); sliding window {_listing(prov['eval_window'])}, "
@@ -34,7 +39,7 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
         f"- Checkpoint selection: {_listing(prov['selection'])}; profile: {_listing(prov['profiles'])}",
         f"- Runs: {', '.join(f'`{r}`' for r in runs)}",
         f"- Seeds: {_listing(seeds)}",
-        f"- Commit: {_listing(prov['commits'])}",
+        f"- Commit of the runs: {_listing(prov['commits'])}",
         f"- Training devices: {_listing(prov['devices'])}",
     ]
     if missing:
@@ -47,8 +52,13 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
     if "verdict" in tables:   # real datasets only
         lines += _section("1b", tables["verdict"])
     lines += _section("2", tables["ablation"])
+    if "ablation_verdict" in tables:
+        lines += _section("2b", tables["ablation_verdict"])
     lines += _section("3a", tables["per_class_iou"])
     lines += _section("3b", tables["per_class_f1"])
+    lines += _section("4", tables["per_tile"])
+    if "dsm_robustness" in tables:
+        lines += _section("5", tables["dsm_robustness"])
     lines += ["## Figures", ""]
     for name, path in figures.items():
         if path:

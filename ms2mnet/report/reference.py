@@ -1,14 +1,16 @@
 """How the report names each model and which published numbers it compares with.
 
-Both come from the model registry (`register_model(..., label=, backbone=, reported=)`), so a new
-model needs no edit here. Published values are in percent, protocol `isprs-ssrs` (mF1 and mIoU over
-the five classes without clutter); each carries its source.
+Names come from the model registry (`register_model(..., label=, backbone=)`), so a new model needs no
+edit here; published values come from conf/references/<dataset>.yaml (`published.py`), in percent,
+protocol `isprs-ssrs` (mF1 and mIoU over the five classes without clutter), each with its source.
 """
 
 from __future__ import annotations
 
-from ms2mnet.models import Reported, get_model
+from ms2mnet.models import get_model
 from ms2mnet.models.registry import ModelEntry
+
+from .published import References, Value
 
 
 def _entry(model: str) -> ModelEntry | None:
@@ -50,10 +52,10 @@ def backbone(model: str, variant: str | None) -> str | None:
     return entry.variant_backbones.get(variant, entry.backbone) if variant else entry.backbone
 
 
-def reported(model: str, variant: str | None, dataset: str) -> Reported | None:
-    """Published numbers for this configuration on a real dataset; None for synthetic data, unknown
-    models and variants other than the default one (the papers report no ablation on this protocol)."""
+def reported(refs: References, model: str, variant: str | None) -> dict[str, Value]:
+    """Published numbers for this configuration (metric -> Value); empty for synthetic data, unknown models
+    and variants other than the default one (ablation rows are compared as deltas, `ablation_verdict`)."""
     entry = _entry(model)
-    if is_synthetic(dataset) or entry is None or (variant or entry.default_variant) != entry.default_variant:
-        return None
-    return entry.reported.get(dataset)
+    if is_synthetic(refs.dataset) or entry is None or (variant or entry.default_variant) != entry.default_variant:
+        return {}
+    return refs.of(model)

@@ -20,11 +20,15 @@ from .figures.mosaic import Prediction, plot_mosaic
 from .figures.scaling import plot_scaling, read_scaling
 from .figures.training import plot_training, read_losses
 from .main_table import main_table
-from .provenance import missing_seeds, provenance
+from .provenance import check_tree, missing_seeds, provenance, source_tree
 from .readme import readme
+from .robustness_table import robustness_table
+from .tile_table import tile_table
 from .reference import SYNTHETIC_CAVEAT, is_synthetic, titled
 from .table import write_table
-from .verdict import verdict_table
+from .ablation_verdict import ablation_verdict_table
+from .published import References, load_references
+from .verdict import DEFAULT_MARGIN, verdict_table
 
 log = logging.getLogger(__name__)
 MOSAIC_RUNS = 4      # prediction columns in the mosaic
@@ -94,15 +98,20 @@ class EmptyReportError(ValueError):
 
 
 def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Path, runs: list[str],
-                  seeds: list[int], scaling: Path | None = None, *, profile: str, allow_empty: bool = False) -> dict:
+                  seeds: list[int], scaling: Path | None = None, *, profile: str, allow_empty: bool = False,
+                  references: Path | None = None, margin: float = DEFAULT_MARGIN, allow_dirty: bool = False) -> dict:
     """Render reports/ for `runs` x `seeds` of `dataset` under `profile` (runs/<dataset>/<profile>/); returns
     the summary also written to summary.json. Expected seeds without metrics are reported as missing, never
-    as zeros. A report in which every seed is missing does not replace an existing one unless `allow_empty`."""
+    as zeros. A report in which every seed is missing does not replace an existing one unless `allow_empty`.
+    Published numbers come from `references`/<dataset>.yaml (default conf/references); verdicts use ±`margin`
+    points. A checkout with uncommitted changes refuses to render unless `allow_dirty` (the README then says so)."""
     if not runs or not seeds:
         raise ValueError(f"expected at least one run and one seed, got runs={runs} seeds={seeds}")
     if scaling is not None and not Path(scaling).is_file():
         raise FileNotFoundError(f"{scaling}: no scaling file; write it with `ms2mnet bench scaling --what mixers "
                                 "--sizes 128 256 512 --no-latency --out FILE.json`, or leave out --scaling")
+    tree = source_tree()
+    check_tree(tree, allow_dirty)
     out_dir = Path(out_dir)
     results = collect_runs(Path(runs_dir), dataset, runs, seeds, profile=profile)
     if not any(r.ok_seeds for r in results):
@@ -113,8 +122,10 @@ def render_report(dataset: str, runs_dir: Path, prepared_dir: Path, out_dir: Pat
                                    "--dataset and --profile, or pass --allow-empty)")
         log.warning("none of the %d expected runs has metrics under %s: the report shows only 'missing'",
                     len(runs), where)
+    refs = load_references(dataset, references)
     with atomic_folder(out_dir, keep=_not_written_by_reports) as staging:   # the old report stays whole until
-        summary = _write(dataset, profile, runs, seeds, results, Path(prepared_dir), scaling, staging)  # the swap
+        summary = _write(dataset, profile, runs, seeds, results, Path(prepared_dir), scaling, staging,  # the swap
+                         refs, margin, tree)
     log.info("report for %s (%d runs x %d seeds, %d missing) written to %s", dataset, len(runs), len(seeds),
              len(summary["missing"]), out_dir)
     return summary
@@ -126,19 +137,25 @@ def _not_written_by_reports(entry: Path) -> bool:
 
 
 def _write(dataset: str, profile: str, runs: list[str], seeds: list[int], results: list[RunResults],
-           prepared_dir: Path, scaling: Path | None, out_dir: Path) -> dict:
-    tables = {"main": main_table(results, dataset, seeds), "ablation": ablation_table(results, dataset),
+           prepared_dir: Path, scaling: Path | None, out_dir: Path, refs: References, margin: float, tree: dict) -> dict:
+    tables = {"main": main_table(results, dataset, seeds, refs), "ablation": ablation_table(results, dataset),
               "per_class_iou": class_table(results, dataset, "iou"),
-              "per_class_f1": class_table(results, dataset, "f1")}
+              "per_class_f1": class_table(results, dataset, "f1", refs), "per_tile": tile_table(results, dataset)}
+    robustness = robustness_table(results, dataset)
+    if robustness.rows:            # only once someone ran `ms2mnet evaluate eval.dsm=...`
+        tables["dsm_robustness"] = robustness
     if not is_synthetic(dataset):   # published numbers exist only for the real data
-        tables["verdict"] = verdict_table(results, dataset)
+        tables["verdict"] = verdict_table(results, refs, margin)
+        tables["ablation_verdict"] = ablation_verdict_table(results, refs, margin)
     for table in tables.values():
         write_table(table, out_dir)
     notes: list[str] = []
     figures = _figures(results, tables, dataset, prepared_dir, scaling, out_dir, notes)
     prov, missing = provenance(results), missing_seeds(results)
+    prov["rendered_from"] = tree
     (out_dir / "README.md").write_text(readme(dataset, seeds, runs, prov, missing, tables, figures, notes))
     summary = {"dataset": dataset, "profile": profile, "synthetic": is_synthetic(dataset),
+               "references": str(refs.path) if refs.path else None, "margin": margin,
                "caveat": SYNTHETIC_CAVEAT if is_synthetic(dataset) else None,
                "runs": runs, "seeds": seeds, "provenance": prov, "missing": missing,
                "tables": {name: table.data for name, table in tables.items()},

@@ -11,6 +11,7 @@ from scipy import stats
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
 MIN_PAIRS_FOR_VERDICT = 3   # with 2 seeds a t-test has 1 degree of freedom: show p, claim nothing
+MIN_SEEDS = 3               # intervals are shown from 3 seeds: with 2, t(0.975, 1) = 12.7 makes them meaningless
 
 
 @dataclass(frozen=True)

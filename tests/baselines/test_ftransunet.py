@@ -59,7 +59,9 @@ def test_the_dsm_flows_into_the_image_stream_never_the_reverse(tiny):
 def test_registration():
     entry = get_model("ftransunet")
     assert entry.loss == "ce" and entry.aux_weights == () and entry.modalities == ("image", "dsm")
-    assert entry.reported["vaihingen"].miou == 84.23 and entry.reported["potsdam"].miou == 86.20
+    from ms2mnet.report.published import load_references
+    assert load_references("vaihingen").of("ftransunet")["miou"].value == 84.23
+    assert load_references("potsdam").of("ftransunet")["miou"].value == 86.20
 
 
 # --- the checkpoint converter, on a fake R50+ViT-B/16 .npz with the real key names and layouts ---

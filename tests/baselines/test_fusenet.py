@@ -34,7 +34,8 @@ def test_registration():
     entry = get_model("fusenet")
     assert entry.loss == "ce" and entry.aux_weights == ()
     assert entry.loss_weights == {"class_weights": "median_frequency"}
-    assert set(entry.reported) == {"vaihingen", "potsdam"}
+    from ms2mnet.report.published import load_references
+    assert all(set(load_references(d).of("fusenet")) == {"oa", "mf1", "miou"} for d in ("vaihingen", "potsdam"))
 
 
 def test_local_weights_load_both_encoders_and_the_dsm_stem_is_the_rgb_mean(tmp_path):

@@ -47,7 +47,9 @@ def test_the_vss_branch_is_vmamba_tiny_on_the_suites_ss2d(model):
 def test_registration():
     entry = get_model("rs3mamba")
     assert entry.modalities == ("image",) and entry.loss == "ce" and entry.aux_weights == ()
-    assert entry.reported["vaihingen"].miou == 82.78 and entry.reported["potsdam"].miou == 85.01
+    from ms2mnet.report.published import load_references
+    assert load_references("vaihingen").of("rs3mamba")["miou"].value == 82.78
+    assert load_references("potsdam").of("rs3mamba")["miou"].value == 85.01
 
 
 # --- weights: a ResNet-18 state dict and a fake VMamba-T v0 checkpoint with the real key names ---

@@ -85,7 +85,8 @@ def test_commands_as_written_parse_and_compose(tmp_path):
                 cfg = compose_config(*overrides)   # a wrong key, value or variant raises here
                 assert cfg.dataset.name == "vaihingen" and cfg.profile.name == "paper"
                 composed.add(key)
-    assert commands == {"fetch", "prepare", "weights", "run", "complexity", "report", "bench scaling", "bench train"}
+    assert commands == {"fetch", "prepare", "weights", "run", "complexity", "report", "bench scaling", "bench train",
+                        "bench cost"}
     runs = [a for a in calls if a[0] == "run"]
     # Sections 5 + 6, section 8 (one run per GPU) and SLURM each run the 15 configurations x 3 seeds.
     assert len(runs) == 3 * 15 * 3

@@ -81,9 +81,22 @@ def test_cli_run_then_predict_a_users_tile(tiny_overrides, tmp_path):
     out = tmp_path / "pred.png"
     assert main(["predict", "--checkpoint", str(checkpoint), "--image", str(tmp_path / "top.tif"),
                  "--dsm", str(tmp_path / "dsm.tif"), "--out", str(out), "--device", "cpu"]) == 0
+    assert Image.open(out).mode == "P"                    # a palette map of the whole tile
     colours = np.asarray(Image.open(out).convert("RGB"))
     assert colours.shape == (70, 90, 3)
     assert {tuple(c) for c in colours.reshape(-1, 3)} <= {tuple(c) for c in PALETTE}
+
+    # The trained seed again, its DSM missing: an image-only model cannot notice; metrics per tile, full maps.
+    run_dir = checkpoint.parent
+    assert main(["evaluate", "--run", "ms2mnet-rgb_only", *overrides, "eval.dsm=zero", "eval.save_maps=true"]) == 0
+    zero = json.loads((run_dir / "robustness" / "zero.json").read_text())
+    clean = json.loads((run_dir / "metrics.json").read_text())
+    assert zero["dsm"] == "zero" and zero["miou"] == clean["miou"]
+    assert zero["per_tile_confusion"] == clean["per_tile_confusion"]
+    total = np.sum([np.asarray(m) for m in clean["per_tile_confusion"].values()], axis=0)
+    assert total.tolist() == clean["confusion_matrix"]      # the per-tile matrices add up to the total
+    maps = sorted((run_dir / "robustness" / "zero" / "maps").iterdir())
+    assert [m.stem for m in maps] == sorted(clean["per_tile_confusion"])
 
 
 def test_predict_names_a_missing_checkpoint(tmp_path, caplog):

@@ -10,6 +10,14 @@ import pytest
 from .run_fixtures import FULL, NO_DFE, NO_VFE, centre_crops, write_prepared, write_run
 
 
+@pytest.fixture(autouse=True, scope="session")
+def clean_tree():
+    """Reports render from this checkout, clean or not, in these tests (test_provenance checks the refusal)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("ms2mnet.report.render.source_tree", lambda: {"commit": "0123abc", "dirty": False, "changed": []})
+        yield
+
+
 @pytest.fixture(scope="session")
 def fixture_runs(tmp_path_factory) -> Path:
     """runs/ of the `synthetic` dataset, smoke profile, as run_fixtures describes (FULL, NO_DFE, ...); returns the runs folder."""

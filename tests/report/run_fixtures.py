@@ -34,9 +34,9 @@ def write_run(runs_dir: Path, dataset: str, run: str, seed: int, miou: float, mf
     (folder / "metrics.json").write_text(json.dumps(metrics))
     (folder.parent / "complexity.json").write_text(json.dumps({   # once per run, beside the seeds
         "model": model, "variant": variant, "input": {"image": [1, 3, 256, 256], "dsm": [1, 1, 256, 256]},
-        "gmacs": gmacs, "params": {"total": params, "trainable": params},
+        "gmacs": gmacs, "gmacs_with_aux": round(gmacs + 3.03, 2), "params": {"total": params, "trainable": params},
         "latency": {"median_ms": latency_ms, "p90_ms": latency_ms * 1.1, "device": "cpu", "threads": 2,
-                    "device_name": "Test CPU"}}))
+                    "device_name": "Test CPU", "runs": 20, "warmup": 5, "batch": 1, "precision": "float32"}}))
     (folder / "env.json").write_text(json.dumps({"git_commit": "abc123", "git_dirty": False,
                                                  "device": "cpu", "device_name": "Test CPU", "seed": seed}))
     curves = folder / "dvclive" / "plots" / "metrics" / "train"
@@ -44,6 +44,23 @@ def write_run(runs_dir: Path, dataset: str, run: str, seed: int, miou: float, mf
     (curves / "loss.tsv").write_text("step\tloss\n" + "".join(f"{s}\t{2.0 / s + seed}\n" for s in (5, 10, 15)))
     for tile, labels in (predictions or {}).items():
         save_palette_png(labels, folder / "predictions" / f"{tile}.png")
+    return folder
+
+
+def write_references(folder: Path, dataset: str, models: dict[str, dict[str, float]], checked: bool = True,
+                     ablations: list[dict] | None = None, cite: str = "a test table") -> Path:
+    """conf/references/<dataset>.yaml for tests: every number from one source named `cite`.
+    `ablations`: [{"row": ..., "variant": ..., "miou": 84.1}, ...]."""
+    import yaml
+
+    def entry(value: float) -> dict:
+        return {"value": value, "source": "test"}
+    data = {"dataset": dataset, "sources": {"test": {"cite": cite, "checked": checked}},
+            "models": {m: {k: entry(v) for k, v in metrics.items()} for m, metrics in models.items()},
+            "ablations": [{k: (entry(v) if k in ("oa", "mf1", "miou") else v) for k, v in row.items()}
+                          for row in ablations or []]}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{dataset}.yaml").write_text(yaml.safe_dump(data))
     return folder
 
 

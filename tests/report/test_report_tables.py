@@ -4,14 +4,15 @@ import io
 import pytest
 import torch
 
-from ms2mnet.models import Reported, register_model
+from ms2mnet.models import register_model
 from ms2mnet.report.ablation_table import ablation_table
 from ms2mnet.report.class_table import class_table
 from ms2mnet.report.collect import collect_runs
 from ms2mnet.report.main_table import main_table
+from ms2mnet.report.published import load_references
 from ms2mnet.report.table import to_csv, to_latex, to_markdown
 
-from .run_fixtures import RUNS, SEEDS, write_run
+from .run_fixtures import RUNS, SEEDS, write_references, write_run
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +36,18 @@ def test_main_table_cells(results):
     assert table.cell("ms2mnet-full", "OA") == "92.00 ± 4.97"
     assert table.cell("ms2mnet-full", "mF1") == "87.00 ± 4.97"
     assert table.cell("ms2mnet-full", "params (M)") == "47.34"
-    assert table.cell("ms2mnet-full", "GMACs") == "33.39"
+    assert table.cell("ms2mnet-full", "GMACs (fvcore, eval)") == "33.39"
+    assert table.cell("ms2mnet-full", "GMACs (train+aux, as thop)") == "36.42"   # both counts, labelled
     assert table.cell("ms2mnet-full", "latency (ms)") == "400"
     assert table.cell("ms2mnet-full", "backbone") == "2x ResNet-50"
     assert table.cell("ms2mnet-full", "model") == "MS2MNet"
-    assert table.cell("ms2mnet-no_dfe", "mIoU") == "78.50 ± 6.35"    # t(0.975, 1) * 0.7071 / sqrt(2)
+    assert table.cell("ms2mnet-no_dfe", "mIoU") == "78.50 (n=2)"    # two seeds: no interval printed
     assert table.cell("ms2mnet-no_dfe", "seeds") == "2/3"
-    assert table.cell("ms2mnet-no_vfe", "GMACs") == "21.41"
+    assert table.cell("ms2mnet-no_vfe", "GMACs (fvcore, eval)") == "21.41"
     assert table.cell("ms2mnet-no_asaf", "mIoU") == "81.00 (n=1)"
     assert table.cell("ms2mnet-rgb_only", "backbone") == "ResNet-50"
     for run in ("ms2mnet-rgb_only", "ms2mnet-attention"):
-        for column in ("OA", "mF1", "mIoU", "params (M)", "GMACs", "latency (ms)"):
+        for column in ("OA", "mF1", "mIoU", "params (M)", "GMACs (fvcore, eval)", "GMACs (train+aux, as thop)", "latency (ms)"):
             assert table.cell(run, column) == "missing"
         assert table.cell(run, "seeds") == "0/3"
     # synthetic data: no paper columns, and the title and caption say why
@@ -57,7 +59,7 @@ def test_main_table_cells(results):
 def test_ablation_table_cells(results):
     table = ablation_table(results, "synthetic")
     assert [row[0] for row in table.rows] == ["no_dfe", "no_vfe", "no_asaf", "rgb_only", "attention"]
-    assert table.cell("no_dfe", "Δ mIoU") == "-2.50 ± 6.35"           # differences -2, -3 (seed 2 missing)
+    assert table.cell("no_dfe", "Δ mIoU") == "-2.50 (n=2)"            # differences -2, -3 (seed 2 missing): no interval
     assert table.cell("no_dfe", "p (mIoU)") == "0.126"                # t = -5 with 1 dof: 2 pairs, no verdict
     assert table.cell("no_dfe", "pairs") == "2"
     assert table.cell("no_vfe", "Δ mIoU") == "-11.00 ± 2.48"
@@ -104,15 +106,14 @@ def test_markdown_and_latex_renderings(results):
     markdown = to_markdown(table).splitlines()
     assert markdown[0].startswith("| run | model | backbone |")
     assert len(markdown) == 2 + len(RUNS)
-    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | not recorded | 47.34 | 33.39 | 400 | 92.00 ± 4.97 |" in markdown[2]
+    assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | not recorded | 47.34 | 33.39 | 36.42 | 400 | 92.00 ± 4.97 |" in markdown[2]
     latex = to_latex(table)
     assert r"82.00 $\pm$ 4.97" in latex and r"ms2mnet-no\_dfe" in latex
     assert r"\caption{Main comparison (synthetic; synthetic data: pipeline check, not paper numbers)." in latex
     assert latex.count(r"\\") == 1 + len(RUNS)
 
 
-@register_model("paperbaseline", label="PaperBaseline", backbone="VGG-16",
-                reported={"vaihingen": Reported(90.51, 87.71, 78.71, "a test table")})
+@register_model("paperbaseline", label="PaperBaseline", backbone="VGG-16")
 def paperbaseline(num_classes: int = 6, pretrained: bool = False) -> torch.nn.Module:
     return torch.nn.Conv2d(3, num_classes, 1)
 
@@ -124,9 +125,11 @@ def test_real_dataset_shows_paper_numbers_and_differences(tmp_path):
     write_run(tmp_path, "vaihingen", "ms2mnet-no_dfe", 0, 0.80)
     results = collect_runs(tmp_path, "vaihingen", ["ms2mnet-full", "paperbaseline", "ms2mnet-no_dfe"], [0, 1],
                            profile="smoke")
-    table = main_table(results, "vaihingen", [0, 1])
+    refs = write_references(tmp_path / "refs", "vaihingen", {"paperbaseline": {"oa": 90.51, "mf1": 87.71, "miou": 78.71},
+                                                              "ms2mnet": {"miou": 84.14}}, checked=True)
+    table = main_table(results, "vaihingen", [0, 1], load_references("vaihingen", refs))
     assert table.title == "Main comparison (vaihingen)"
-    assert table.cell("ms2mnet-full", "mIoU") == "84.00 ± 12.71"
+    assert table.cell("ms2mnet-full", "mIoU") == "84.00 (n=2)"     # two seeds: no interval is printed
     assert table.cell("ms2mnet-full", "paper OA / mF1 / mIoU") == "– / – / 84.14"
     assert table.cell("ms2mnet-full", "Δ OA / mF1 / mIoU") == "– / – / -0.14"
     assert table.cell("paperbaseline", "model") == "PaperBaseline †"           # test-set selection is marked
