@@ -32,7 +32,7 @@ def test_matrix_lists_every_run_and_seed_and_complexity_once_per_run(pipeline):
     stages, _, params = pipeline
     runs = {f"run@{r}-{s}" for r in params["runs"] for s in params["seeds"]}
     complexity = {f"complexity@{r}" for r in params["runs"]}
-    assert set(stages) == {"fetch", "prepare", "report"} | runs | complexity
+    assert set(stages) == {"fetch", "prepare", "weights", "report"} | runs | complexity
 
 
 def test_dag(pipeline):
@@ -41,6 +41,7 @@ def test_dag(pipeline):
     complexity = {name for name in stages if name.startswith("complexity@")}
     assert ("prepare", "fetch") in edges
     assert {(run, "prepare") for run in runs} <= edges
+    assert {(run, "weights") for run in runs} <= edges      # the pretrained files the profile needs
     assert {("report", run) for run in runs | complexity} <= edges
     assert all(dependent != "fetch" for dependent, _ in edges)
     assert not any(dependent in complexity and dependency == "prepare" for dependent, dependency in edges)
