@@ -88,25 +88,33 @@ def _copy_repo(dest: Path, env: dict) -> None:
 
 @pytest.mark.slow
 def test_two_queued_dvc_experiments_run_with_two_workers(tmp_path):
-    env = _env(tmp_path)
-    _copy_repo(tmp_path, env)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = _env(repo)
+    _copy_repo(repo, env)
 
-    def dvc(*args, timeout=600) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=tmp_path, env=env, capture_output=True,
-                                text=True, timeout=timeout)
-        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-        return result
+    def dvc(*args, timeout=600) -> str:
+        # Output to a file: the queue's workers outlive `dvc queue start` and would hold a pipe open.
+        log = tmp_path / "dvc.log"
+        with log.open("w") as out:
+            result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, timeout=timeout)
+        text = log.read_text()
+        assert result.returncode == 0, f"dvc {' '.join(args)}: {text[-3000:]}"
+        return text
 
     for seed in (0, 1):
         dvc("exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"seeds=[{seed}]")
     dvc("queue", "start", "-j", "2")
     deadline = time.monotonic() + 1500
-    while time.monotonic() < deadline:
-        status = dvc("queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(5)
-    dvc("queue", "stop", "--kill")
+    try:
+        while time.monotonic() < deadline:
+            status = dvc("queue", "status")
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(5)
+    finally:
+        dvc("queue", "stop", "--kill")
     assert status.count("Success") == 2, status
     dvc("exp", "apply", "seed1")
-    assert (tmp_path / "runs" / "synthetic" / "tiny" / "tinyseg" / "seed1" / "metrics.json").is_file()
+    assert (repo / "runs" / "synthetic" / "tiny" / "tinyseg" / "seed1" / "metrics.json").is_file()
