@@ -48,9 +48,10 @@ def test_sbatch_array_tasks_cover_every_run_and_seed_once(tmp_path):
     assert past.returncode == 2 and f"array task {size} is past the 3 runs x 2 seeds" in past.stderr
 
 
-def _env(tmp_path: Path) -> dict:
+def _env(code: Path) -> dict:
+    """The environment of the launched processes: the suite's code from `code` (not the editable install)."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": os.pathsep.join(map(str, (tmp_path, TESTS))), "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(map(str, (code, TESTS))), "OMP_NUM_THREADS": "1",
             "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost", "GIT_COMMITTER_NAME": "test",
             "GIT_COMMITTER_EMAIL": "test@localhost"}
 
@@ -66,7 +67,7 @@ def test_two_job_sweep_through_the_submitit_launcher(tmp_path):
     command = [sys.executable, str(REPO / "ablations" / "run.py"), "-m", "hydra/launcher=submitit_local",
                f"paths.prepared={prepared}", f"paths.runs={tmp_path / 'runs'}", "device=cpu", "profile=tiny",
                "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.launcher.timeout_min=20"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path), timeout=1200)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=_env(REPO), timeout=1200)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     for seed in (0, 1):
         assert (tmp_path / "runs" / "synthetic" / "tiny" / "ms2mnet-full" / f"seed{seed}" / "metrics.json").is_file()
