@@ -48,9 +48,10 @@ def test_sbatch_array_tasks_cover_every_run_and_seed_once(tmp_path):
     assert past.returncode == 2 and f"array task {size} is past the 3 runs x 2 seeds" in past.stderr
 
 
-def _env(tmp_path: Path) -> dict:
+def _env(code: Path) -> dict:
+    """The environment of the launched processes: the suite's code from `code` (not the editable install)."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": os.pathsep.join(map(str, (tmp_path, TESTS))), "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(map(str, (code, TESTS))), "OMP_NUM_THREADS": "1",
             "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost", "GIT_COMMITTER_NAME": "test",
             "GIT_COMMITTER_EMAIL": "test@localhost"}
 
@@ -66,7 +67,7 @@ def test_two_job_sweep_through_the_submitit_launcher(tmp_path):
     command = [sys.executable, str(REPO / "ablations" / "run.py"), "-m", "hydra/launcher=submitit_local",
                f"paths.prepared={prepared}", f"paths.runs={tmp_path / 'runs'}", "device=cpu", "profile=tiny",
                "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.launcher.timeout_min=20"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path), timeout=1200)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=_env(REPO), timeout=1200)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     for seed in (0, 1):
         assert (tmp_path / "runs" / "synthetic" / "tiny" / "ms2mnet-full" / f"seed{seed}" / "metrics.json").is_file()
@@ -88,25 +89,33 @@ def _copy_repo(dest: Path, env: dict) -> None:
 
 @pytest.mark.slow
 def test_two_queued_dvc_experiments_run_with_two_workers(tmp_path):
-    env = _env(tmp_path)
-    _copy_repo(tmp_path, env)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = _env(repo)
+    _copy_repo(repo, env)
 
-    def dvc(*args, timeout=600) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=tmp_path, env=env, capture_output=True,
-                                text=True, timeout=timeout)
-        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-        return result
+    def dvc(*args, timeout=600) -> str:
+        # Output to a file: the queue's workers outlive `dvc queue start` and would hold a pipe open.
+        log = tmp_path / "dvc.log"
+        with log.open("w") as out:
+            result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, timeout=timeout)
+        text = log.read_text()
+        assert result.returncode == 0, f"dvc {' '.join(args)}: {text[-3000:]}"
+        return text
 
     for seed in (0, 1):
         dvc("exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"seeds=[{seed}]")
     dvc("queue", "start", "-j", "2")
     deadline = time.monotonic() + 1500
-    while time.monotonic() < deadline:
-        status = dvc("queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(5)
-    dvc("queue", "stop", "--kill")
+    try:
+        while time.monotonic() < deadline:
+            status = dvc("queue", "status")
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(5)
+    finally:
+        dvc("queue", "stop", "--kill")
     assert status.count("Success") == 2, status
     dvc("exp", "apply", "seed1")
-    assert (tmp_path / "runs" / "synthetic" / "tiny" / "tinyseg" / "seed1" / "metrics.json").is_file()
+    assert (repo / "runs" / "synthetic" / "tiny" / "tinyseg" / "seed1" / "metrics.json").is_file()
