@@ -96,7 +96,7 @@ def _check_metrics(metrics: dict, run: str, seed: int, dataset: str, profile: st
     if bad := [k for k, x in values if not (_fraction(x) or (isinstance(x, float) and math.isnan(x)))]:
         return f"error: metrics.json: per_class {', '.join(bad[:3]) or 'malformed'}: expected fractions in [0, 1]"
     model, variant = metrics.get("model"), metrics.get("variant")
-    named = None if model is None else (model if variant is None else f"{model}-{variant}")
+    named = None if model is None else (f"{model}-{variant}" if variant else model)
     expected = {"run": run, "seed": seed, "dataset": dataset, "profile": profile, "model/variant": run}
     for key, value in (("run", metrics.get("run")), ("seed", metrics.get("seed")), ("dataset", metrics.get("dataset")),
                        ("profile", metrics.get("profile")), ("model/variant", named)):
