@@ -237,6 +237,8 @@ def write_tile(out_dir: Path, tile: str, arrays: dict[str, np.ndarray], meta: di
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    # The manifest must not describe the set while its tiles change: `prepare` writes it again at the end.
+    (out_dir / MANIFEST).unlink(missing_ok=True)
     if final.exists():
         final.rename(old)           # between these two renames `recover` can finish the job
     tmp.rename(final)
@@ -291,8 +293,6 @@ def _prepare_tiles(spec: DatasetSpec, sources: dict[str, dict[str, Source]], out
         if meta is not None and meta.get("signature") == signature(spec, sources[tile]):
             summary.skipped.append(tile)
         else:
-            # the old manifest must not describe the tiles while they change: written again at the end
-            (out_dir / MANIFEST).unlink(missing_ok=True)
             arrays, meta, _ = convert_tile(spec, tile, sources[tile])
             write_tile(out_dir, tile, arrays, meta)
             summary.prepared.append(tile)

@@ -19,7 +19,7 @@ from ms2mnet.validation import ConfigError, validate_config
     ("profile.train.checkpoint_every=0", "profile.train.checkpoint_every=0 must be >= 1"),
     ("profile.train.log_every=0", "profile.train.log_every=0 must be >= 1"),
     ("profile.train.epochs=-1", "profile.train.epochs=-1 must be >= 0"),
-    ("profile.train.lr=0", "profile.train.lr=0 must be a number > 0"),
+    ("profile.train.lr=0", "profile.train.lr=0 must be a finite number > 0"),
     ("profile.train.milestones=5", "profile.train.milestones=5 must be a list"),
     ("profile.eval.window=0", "profile.eval.window=0 must be >= 1"),
     ("profile.eval.stride=0", "profile.eval.stride=0 must be >= 1"),
