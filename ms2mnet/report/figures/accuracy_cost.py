@@ -50,21 +50,23 @@ def plot_accuracy_cost(rows: list[dict], title: str, path: Path) -> Path | None:
     sizes = np.maximum(area * drawn["params_m"].to_numpy(float), SMALLEST_MARKER)
     x, y = drawn["gmacs"].to_numpy(float), drawn["miou_mean"].to_numpy(float)
     yerr = clipped_interval(y, drawn["miou_ci95"].to_numpy(float))
-    colours = sns.color_palette("tab20", len(drawn))
+    colours = sns.color_palette("tab10" if len(drawn) <= 10 else "tab20", len(drawn))
     with figure(8.0, 5.5) as (fig, axes):
         ax = axes[0, 0]
         ax.errorbar(x, y, yerr=yerr, fmt="none", ecolor="0.35", capsize=3, zorder=1)
-        ax.scatter(x, y, s=sizes, c=colours, alpha=0.9, edgecolors="black", linewidths=0.8, zorder=2)
+        markers = ax.scatter(x, y, s=sizes, c=colours, alpha=0.9, edgecolors="black", linewidths=0.8, zorder=2)
         ax.set_xscale("log")
         low, high = float((y - yerr[0]).min()), float((y + yerr[1]).max())
         pad = max(2.0, 0.08 * (high - low))
         ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
-        ax.set_xlim(x.min() / 1.35, x.max() * 1.35)
+        ax.set_xlim(x.min() / 1.6, x.max() * 1.6)
         ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
-        texts = [ax.text(gx, my, run, fontsize=8, zorder=3) for gx, my, run in zip(x, y, drawn["run"])]
-        adjust_text(texts, x=x, y=y, ax=ax, expand=(1.3, 1.6),
+        # Labels start right of their markers; adjustText then moves them off every marker and each other.
+        texts = [ax.text(gx * 1.12, my, run, fontsize=8, va="center", zorder=3)
+                 for gx, my, run in zip(x, y, drawn["run"])]
+        adjust_text(texts, objects=markers, ax=ax, expand=(1.15, 1.4),
                     arrowprops=dict(arrowstyle="-", color="0.5", linewidth=0.6))
         handles = [ax.scatter([], [], s=max(area * v, SMALLEST_MARKER), color="0.6", edgecolors="black",
                               label=f"{v:g}") for v in _legend_values(largest)]
