@@ -1,10 +1,11 @@
 """Synthetic archives in the exact layout of the ISPRS ones, from procedural scenes.
 
-A scene has roads, buildings (raised blocks), low vegetation, trees (raised,
-textured), cars on roads and clutter. Buildings and impervious surfaces share one
-colour distribution, so only the height tells them apart: a model that uses the
-DSM beats one that does not, which checks the multimodal wiring on data anyone
-can make. Everything is deterministic in (seed, tile name); archives are written
+A scene is drawn at the dataset's ground sampling distance (9 cm for the Vaihingen
+layout, 5 cm for Potsdam's), so a car is about 20x45 pixels at any tile size, and every
+class is filled to a share near Vaihingen's. Roofs and paved surfaces are one population
+of grey rectangles with one colour and texture: only the DSM tells buildings from
+impervious surfaces, so a model that uses the height can beat one that does not.
+Everything is deterministic in (seed, tile name); archives are written
 with fixed timestamps, so the same parameters give byte-identical zips.
 """
 
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 DEFAULT_TILE_SIZE = (160, 192)          # height, width: small enough for the smoke profile
 REAL_TILE_SIZE = {"synthetic": (2494, 2064), "synthetic-potsdam": (6000, 6000)}
 IMPERVIOUS, BUILDING, LOW_VEG, TREE, CAR, CLUTTER = range(6)
+# Ground sampling distance (metres per pixel): Vaihingen's 9 cm, Potsdam's 5 cm.
+GSD = {"synthetic": 0.09, "synthetic-potsdam": 0.05}
+# Class shares each tile is filled to, near Vaihingen's (impervious, building, low vegetation,
+# tree, car, clutter); cars come out of the grey classes and clutter out of the grass.
+SHARES = (0.275, 0.265, 0.225, 0.235, 0.01, 0.01)
 # Mean colour per class as (R, G, B, IR). Buildings and impervious surfaces are equal on purpose.
 _COLOUR = np.array([(128, 128, 128, 120), (128, 128, 128, 120), (95, 140, 75, 190),
                     (55, 95, 50, 165), (0, 0, 0, 0), (150, 110, 90, 110)], dtype=np.float32)
@@ -53,13 +59,128 @@ class Scene:
     image: np.ndarray      # uint8 HxWx4, R G B IR
 
 
-def _boxes(rng: np.random.Generator, h: int, w: int, count: int, lo: float, hi: float):
-    """`count` random rectangles (y0, y1, x0, x1) with sides in [lo, hi] * min(h, w)."""
-    side = min(h, w)
-    for _ in range(count):
-        bh, bw = (max(2, int(side * rng.uniform(lo, hi))) for _ in range(2))
-        y, x = int(rng.integers(0, max(1, h - bh))), int(rng.integers(0, max(1, w - bw)))
-        yield y, min(h, y + bh), x, min(w, x + bw)
+@dataclass
+class Layout:
+    classes: np.ndarray                     # uint8 HxW class index
+    height: np.ndarray | None               # float32 HxW metres above ground (None: labels only)
+    shade: np.ndarray | None                # float32 HxW per-object brightness offset
+    car_colour: np.ndarray | None           # float32 HxWx4 colour of each car
+    objects: list[tuple[int, int, int]]     # (class, height px, width px) of every grey rectangle
+
+
+def _clip_box(y: int, x: int, bh: int, bw: int, h: int, w: int) -> tuple[slice, slice]:
+    return slice(max(0, y), min(h, y + bh)), slice(max(0, x), min(w, x + bw))
+
+
+def make_layout(rng: np.random.Generator, h: int, w: int, gsd: float = GSD["synthetic"],
+                min_cars: int = 0, labels_only: bool = False) -> Layout:
+    """Where each class lies, with objects of real-world size at `gsd` metres per pixel.
+
+    Every class is filled up to its share of the tile (SHARES), so counts grow with the area and
+    the shares hold at any tile size. Roofs and paved surfaces (streets, car parks, plazas) are
+    one population of grey rectangles: each rectangle becomes a building (raised) or a paved
+    surface (flat) by a draw that keeps both near their shares, so shape, size and (in
+    render_image) colour and texture are the same for both: only the height tells them apart.
+    Cars park on both alike (streets and parking decks). A class's last object is shrunk to the
+    share left, so tiles smaller than an object still hold every class. `labels_only` skips the
+    heights and appearance (cheap for huge tiles).
+    """
+    px = 1.0 / gsd                                  # pixels per metre
+    area = h * w
+    classes = np.full((h, w), LOW_VEG, dtype=np.uint8)
+    height = None if labels_only else np.zeros((h, w), dtype=np.float32)
+    shade = None if labels_only else np.zeros((h, w), dtype=np.float32)
+    car_colour = None if labels_only else np.zeros((h, w, 4), dtype=np.float32)
+    done = {c: 0 for c in range(6)}
+    want = {c: SHARES[c] * area for c in range(6)}
+    objects: list[tuple[int, int, int]] = []
+
+    def attempts(mean_px: float, share: float) -> int:   # generous: placement may land on taken pixels
+        return 20 + int(8 * share * area / mean_px)
+
+    # Grey rectangles: sides 5-16 m, up to 4 times as long as wide, along either axis.
+    for _ in range(attempts((10 * px) ** 2 * 2.5, SHARES[BUILDING] + SHARES[IMPERVIOUS])):
+        gaps = {c: want[c] - done[c] for c in (BUILDING, IMPERVIOUS)}
+        cls = max(gaps, key=gaps.get)
+        if gaps[cls] <= 0:
+            break
+        side = rng.uniform(5, 16) * px
+        bh, bw = max(2, int(side)), max(2, int(side * rng.uniform(1, 4)))
+        if rng.random() < 0.5:
+            bh, bw = bw, bh
+        if bh * bw > gaps[cls]:                     # the share left: shrink, keeping the aspect
+            scale = np.sqrt(max(gaps[cls], 4) / (bh * bw))
+            bh, bw = max(2, int(bh * scale)), max(2, int(bw * scale))
+        box = _clip_box(int(rng.integers(-bh // 2, h)), int(rng.integers(-bw // 2, w)), bh, bw, h, w)
+        free = classes[box] == LOW_VEG
+        n = int(free.sum())
+        if n == 0:
+            continue
+        classes[box][free] = cls
+        done[cls] += n
+        objects.append((cls, bh, bw))
+        if not labels_only:
+            shade[box][free] = rng.uniform(-20, 20)
+            if cls == BUILDING:     # flat or gently pitched roofs 5-18 m high
+                roof = rng.uniform(5, 18) + np.linspace(0, rng.uniform(0, 1.5), box[1].stop - box[1].start)
+                height[box][free] = np.broadcast_to(roof, free.shape)[free]
+
+    # Trees: round crowns 2-5 m in radius on the grass, their height peaking at the centre.
+    for _ in range(attempts(np.pi * (3.5 * px) ** 2, SHARES[TREE])):
+        gap = want[TREE] - done[TREE]
+        if gap <= 0:
+            break
+        r = min(rng.uniform(2, 5) * px, max(1.5, np.sqrt(gap / np.pi)))
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        box = _clip_box(int(cy - r), int(cx - r), int(2 * r) + 2, int(2 * r) + 2, h, w)
+        yy, xx = np.ogrid[box[0], box[1]]
+        d2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / r ** 2
+        crown = (d2 < 1) & (classes[box] == LOW_VEG)
+        classes[box][crown] = TREE
+        done[TREE] += int(crown.sum())
+        if not labels_only:
+            top = rng.uniform(5, 15)
+            height[box][crown] = (top * (0.5 + 0.5 * np.sqrt(np.clip(1 - d2, 0, 1))))[crown]
+
+    # Cars, 3.8-4.8 x 1.7-2 m, on grey pixels drawn uniformly (so as densely on roofs as on
+    # streets); a car too many for a small tile is placed with the probability that keeps the share.
+    grey_y, grey_x = np.nonzero((classes == BUILDING) | (classes == IMPERVIOUS))
+    cars = 0
+    for _ in range(attempts(4.3 * 1.85 * px ** 2, SHARES[CAR]) if len(grey_y) else 0):
+        gap = want[CAR] - done[CAR]
+        ch, cw = max(2, int(rng.uniform(1.7, 2.0) * px)), max(3, int(rng.uniform(3.8, 4.8) * px))
+        if cars >= min_cars and (gap <= 0 or (gap < ch * cw and rng.random() > gap / (ch * cw))):
+            break
+        if rng.random() < 0.5:
+            ch, cw = cw, ch
+        i = int(rng.integers(len(grey_y)))
+        under = classes[grey_y[i], grey_x[i]]
+        if under == CAR:
+            continue
+        box = _clip_box(int(grey_y[i]) - ch // 2, int(grey_x[i]) - cw // 2, ch, cw, h, w)
+        spot = classes[box] == under
+        classes[box][spot] = CAR
+        done[CAR] += int(spot.sum())
+        cars += 1
+        if not labels_only:
+            height[box][spot] += 1.5
+            car_colour[box][spot] = rng.uniform(20, 240, size=4)
+
+    # Clutter: small heaps 1-3 m across on the grass.
+    for _ in range(attempts((2 * px) ** 2, SHARES[CLUTTER])):
+        gap = want[CLUTTER] - done[CLUTTER]
+        if gap <= 0:
+            break
+        bh, bw = (max(2, int(rng.uniform(1, 3) * px)) for _ in range(2))
+        if bh * bw > gap:
+            bh = bw = max(2, int(np.sqrt(gap)))
+        box = _clip_box(int(rng.integers(0, h)), int(rng.integers(0, w)), bh, bw, h, w)
+        spot = classes[box] == LOW_VEG
+        classes[box][spot] = CLUTTER
+        done[CLUTTER] += int(spot.sum())
+        if not labels_only:
+            height[box][spot] = rng.uniform(0.2, 1.5)
+    return Layout(classes, height, shade, car_colour, objects)
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
@@ -68,64 +189,23 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.nda
     return np.repeat(np.repeat(coarse, cell, axis=0), cell, axis=1)[:h, :w]
 
 
-def make_scene(rng: np.random.Generator, h: int, w: int) -> Scene:
-    """One procedural tile: classes, heights above ground and an RGBIR image."""
-    area = h * w / (160 * 192)                      # object counts scale with the tile area
-    classes = np.full((h, w), LOW_VEG, dtype=np.uint8)
-    height = np.zeros((h, w), dtype=np.float32)
-    shade = np.zeros((h, w), dtype=np.float32)      # per-object brightness offset
-
-    def count(base: float) -> int:
-        return max(1, int(rng.poisson(base * area)))
-
-    for y0, y1, x0, x1 in _boxes(rng, h, w, count(5), 0.15, 0.3):
-        classes[y0:y1, x0:x1] = BUILDING
-        height[y0:y1, x0:x1] = rng.uniform(4, 15) + np.linspace(0, rng.uniform(0, 1.5), x1 - x0)
-        shade[y0:y1, x0:x1] = rng.uniform(-15, 15)
-    road = max(3, int(min(h, w) * 0.08))
-    for axis in (0, 1):
-        for _ in range(1 + rng.poisson(area ** 0.5)):
-            start = int(rng.integers(0, (h, w)[axis] - road))
-            sl = (slice(start, start + road), slice(None)) if axis == 0 else \
-                (slice(None), slice(start, start + road))
-            classes[sl], height[sl], shade[sl] = IMPERVIOUS, 0, rng.uniform(-15, 15)
-    for y0, y1, x0, x1 in _boxes(rng, h, w, count(2), 0.1, 0.2):   # squares and car parks
-        free = classes[y0:y1, x0:x1] == LOW_VEG
-        classes[y0:y1, x0:x1][free] = IMPERVIOUS
-        shade[y0:y1, x0:x1][free] = rng.uniform(-15, 15)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    side = min(h, w)
-    for _ in range(count(6)):
-        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), side * rng.uniform(0.04, 0.09) + 1
-        y0, y1, x0, x1 = (max(0, int(cy - r)), min(h, int(cy + r) + 1),
-                          max(0, int(cx - r)), min(w, int(cx + r) + 1))
-        d2 = ((yy[y0:y1, x0:x1] - cy) ** 2 + (xx[y0:y1, x0:x1] - cx) ** 2) / r ** 2
-        crown = (d2 < 1) & (classes[y0:y1, x0:x1] == LOW_VEG)
-        classes[y0:y1, x0:x1][crown] = TREE
-        height[y0:y1, x0:x1][crown] = (rng.uniform(4, 12) * np.sqrt(np.clip(1 - d2, 0, 1)))[crown]
-    car_colour = np.zeros((h, w, 4), dtype=np.float32)
-    road_y, road_x = np.nonzero(classes == IMPERVIOUS)
-    for _ in range(count(5) if len(road_y) else 0):
-        i = int(rng.integers(len(road_y)))
-        size = (max(2, int(side * 0.025)), max(3, int(side * 0.05)))
-        ch, cw = size if rng.random() < 0.5 else size[::-1]     # along or across the road
-        box = (slice(road_y[i], road_y[i] + ch), slice(road_x[i], road_x[i] + cw))
-        on_road = classes[box] == IMPERVIOUS
-        classes[box][on_road] = CAR
-        height[box][on_road] = 1.5
-        car_colour[box][on_road] = rng.uniform(20, 240, size=4)
-    for y0, y1, x0, x1 in _boxes(rng, h, w, count(2), 0.02, 0.06):
-        spot = (classes[y0:y1, x0:x1] != BUILDING) & (classes[y0:y1, x0:x1] != CAR)
-        classes[y0:y1, x0:x1][spot] = CLUTTER
-        height[y0:y1, x0:x1][spot] = rng.uniform(0, 1)
-
-    # Image: class colour + per-object shade + per-pixel noise (texture for trees).
-    texture = _smooth_noise(rng, h, w, max(2, side // 40))
+def render_image(rng: np.random.Generator, layout: Layout, gsd: float) -> np.ndarray:
+    """uint8 HxWx4 (R, G, B, IR): class colour + per-object shade + per-pixel noise, and a blotchy
+    texture about 0.6 m across (leaves of trees, patches of grass, stains on roofs and paving)."""
+    classes = layout.classes
+    h, w = classes.shape
+    texture = _smooth_noise(rng, h, w, max(1, round(0.6 / gsd)))
     noise = rng.standard_normal((h, w), dtype=np.float32)
-    spread = _NOISE[classes]
-    variation = shade + spread * (0.6 * noise + 0.8 * texture)
-    image = _COLOUR[classes] + car_colour + variation[..., None]
-    return Scene(classes, height, np.clip(image, 0, 255).astype(np.uint8))
+    variation = layout.shade + _NOISE[classes] * (0.6 * noise + 0.8 * texture)
+    image = _COLOUR[classes] + layout.car_colour + variation[..., None]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def make_scene(rng: np.random.Generator, h: int, w: int, gsd: float = GSD["synthetic"],
+               min_cars: int = 0) -> Scene:
+    """One procedural tile: classes, heights above ground and an RGBIR image."""
+    layout = make_layout(rng, h, w, gsd, min_cars)
+    return Scene(layout.classes, layout.height, render_image(rng, layout, gsd))
 
 
 def eroded(classes: np.ndarray, radius: int) -> np.ndarray:
@@ -171,9 +251,11 @@ def _tile_files(spec: DatasetSpec, tile: str, scene: Scene, rng: np.random.Gener
         image = scene.image[..., [3, 0, 1]]                        # IR-R-G
         ground = 265 + np.linspace(0, rng.uniform(-3, 3), w, dtype=np.float32)[None, :]
         dsm = (ground + scene.height).astype(np.float32)
-        n_out = max(3, h * w // 20000)                             # a few spikes, as in the real DSMs
+        # A few spikes, as in the real DSMs, always both ways, so that every tile's min-max
+        # scaling spans about the same 140 m and a building's height reads the same on each.
+        n_out = max(3, h * w // 20000)
         ys, xs = rng.integers(0, h, n_out), rng.integers(0, w, n_out)
-        dsm[ys, xs] += rng.choice([-80.0, 150.0], n_out).astype(np.float32)
+        dsm[ys, xs] = ground[0, xs] + np.resize(np.array([-65.0, 75.0], np.float32), n_out)
         dsm_bytes = _tiff(dsm)
     else:
         image = scene.image                                        # R G B IR
@@ -210,7 +292,7 @@ def write_dataset(dataset: str, raw_dir: Path, seed: int = 0,
         raise DataError(f"synthetic tile size {h}x{w}: expected at least 16x16 pixels")
     names = _choose_tiles(spec, tiles)
     params = {"dataset": dataset, "seed": seed, "tile_size": [h, w], "tiles": names,
-              "short_dsm": sorted(short_dsm), "generator_version": 2}
+              "short_dsm": sorted(short_dsm), "generator_version": 3}
     names_all = [a.name for a in spec.archives] + [a.fallback for a in spec.archives if a.fallback]
     paths = {name: raw_dir / name for name in names_all}
     info_path = raw_dir / SYNTHETIC_INFO
@@ -225,7 +307,8 @@ def write_dataset(dataset: str, raw_dir: Path, seed: int = 0,
         extra = ["area9"] if spec.layout == "vaihingen" else []  # the real eroded zip has area9 too
         for tile in tqdm(names + extra, desc=f"generating {dataset}", unit="tile"):
             rng = np.random.default_rng([seed, zlib.crc32(tile.encode())])
-            files = _tile_files(spec, tile, make_scene(rng, h, w), rng, tile in short_dsm)
+            scene = make_scene(rng, h, w, GSD[dataset], min_cars=int(tile == YELLOW_CAR_TILE))
+            files = _tile_files(spec, tile, scene, rng, tile in short_dsm)
             for role, member in spec.members(tile).items():
                 if tile in extra and role != "label_eroded":
                     continue

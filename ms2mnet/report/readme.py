@@ -19,7 +19,9 @@ def _section(number: str, table: Table) -> list[str]:
 
 
 def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing: list[dict],
-           tables: dict[str, Table], figures: dict[str, str | None], notes: list[str]) -> str:
+           tables: dict[str, Table], figures: dict[str, str | None], notes: list[str],
+           preface: list[str] | None = None) -> str:
+    """`preface`: Markdown lines placed after the header list (what the profile is, the DSM effect)."""
     lines = [f"# Benchmark report: {dataset}", ""]
     if is_synthetic(dataset):
         lines += [f"> **{SYNTHETIC_CAVEAT.capitalize()}.** Rendered from the procedural `{dataset}` dataset: "
@@ -48,6 +50,7 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
     else:
         lines.append("- Missing: none, every expected run and seed has metrics")
     lines.append("")
+    lines += preface or []
     lines += _section("1", tables["main"])
     if "verdict" in tables:   # real datasets only
         lines += _section("1b", tables["verdict"])

@@ -107,6 +107,6 @@ def test_commands_run_on_synthetic_data(tmp_path):
     for run in ("ms2mnet-full", "ms2mnet-no_dfe", *baselines.split()):
         assert (tmp_path / "runs" / "synthetic" / "tiny" / run / "seed0" / "metrics.json").is_file()
         assert (tmp_path / "runs" / "synthetic" / "tiny" / run / "complexity.json").is_file()
-    report = (tmp_path / "reports" / "synthetic" / "README.md").read_text()
+    report = (tmp_path / "reports" / "synthetic" / "tiny" / "README.md").read_text()
     assert "ms2mnet-no_dfe" in report and "Verdict" not in report
     assert (tmp_path / "reports" / "synthetic" / "train-cost-ms2mnet.json").is_file()

@@ -1,4 +1,5 @@
-"""dvc.yaml: valid, with the DAG fetch -> prepare -> run (runs x seeds), complexity (runs) -> report."""
+"""dvc.yaml: valid, with the DAG fetch -> prepare -> run (runs x seeds) and smoke (smoke.runs x smoke.seeds),
+complexity (both) -> report."""
 
 from pathlib import Path
 
@@ -20,28 +21,34 @@ def pipeline():
 
 
 def test_default_runs_are_every_registered_model_and_variant(pipeline):
+    """The demo runs (3 seeds at least, the DSM pair and both kinds of baseline) and the smoke pass together
+    cover every registered model and variant, each once."""
     _, _, params = pipeline
     suite = {run_name(name, variant) for name, variants in list_models().items()
              if get_model(name).module.startswith(("ms2mnet.", "baselines.")) for variant in variants}
-    assert set(params["runs"]) == suite
-    assert all(run_name(*parse_run(run)) == run for run in params["runs"])
-    assert len(params["seeds"]) >= 2
+    demo, smoke = params["runs"], params["smoke"]["runs"]
+    assert set(demo) | set(smoke) == suite and not set(demo) & set(smoke)
+    assert all(run_name(*parse_run(run)) == run for run in demo + smoke)
+    assert {"ms2mnet-full", "ms2mnet-rgb_only", "unetformer"} <= set(demo) and len(params["seeds"]) >= 3
+    assert params["profile"] == "demo" and params["smoke"]["profile"] == "smoke"
 
 
 def test_matrix_lists_every_run_and_seed_and_complexity_once_per_run(pipeline):
     stages, _, params = pipeline
+    smoke = params["smoke"]
     runs = {f"run@{r}-{s}" for r in params["runs"] for s in params["seeds"]}
-    complexity = {f"complexity@{r}" for r in params["runs"]}
-    assert set(stages) == {"fetch", "prepare", "weights", "report"} | runs | complexity
+    smoke_runs = {f"smoke@{r}-{s}" for r in smoke["runs"] for s in smoke["seeds"]}
+    complexity = {f"complexity@{r}" for r in params["runs"]} | {f"smoke-complexity@{r}" for r in smoke["runs"]}
+    assert set(stages) == {"fetch", "prepare", "weights", "report"} | runs | smoke_runs | complexity
 
 
 def test_dag(pipeline):
     stages, edges, _ = pipeline
-    runs = {name for name in stages if name.startswith("run@")}
-    complexity = {name for name in stages if name.startswith("complexity@")}
+    runs = {name for name in stages if name.startswith(("run@", "smoke@"))}
+    complexity = {name for name in stages if "complexity@" in name}
     assert ("prepare", "fetch") in edges
     assert {(run, "prepare") for run in runs} <= edges
-    assert {(run, "weights") for run in runs} <= edges      # the pretrained files the profile needs
+    assert {(run, "weights") for run in runs if run.startswith("run@")} <= edges   # the files the profile needs
     assert {("report", run) for run in runs | complexity} <= edges
     assert all(dependent != "fetch" for dependent, _ in edges)
     assert not any(dependent in complexity and dependency == "prepare" for dependent, dependency in edges)
@@ -57,7 +64,8 @@ def test_no_stage_reads_the_launcher_configs(pipeline):
 
 def test_params_hold_only_what_the_pipeline_iterates_over(pipeline):
     _, _, params = pipeline
-    assert set(params) == {"dataset", "profile", "runs", "seeds"}
+    assert set(params) == {"dataset", "profile", "runs", "seeds", "smoke"}
+    assert set(params["smoke"]) == {"profile", "runs", "seeds"}
 
 
 def test_stages_declare_metrics_and_plots(pipeline):
@@ -77,3 +85,15 @@ def test_checkpoint_and_curves_survive_a_stage_rerun(pipeline):
     persisted = {Path(str(o)).name for o in run.outs if o.persist}
     assert persisted == {"checkpoint.pt", "metrics"}    # metrics: dvclive/plots/metrics
     assert all(f"/{params['profile']}/" in Path(str(o)).as_posix() for o in run.outs)
+
+
+def test_reports_are_kept_per_dataset_and_profile(pipeline):
+    """A repro never deletes another dataset's or profile's report: each report folder is its own
+    persisted output, and reports/README.md (the index) is rewritten, not deleted first."""
+    stages, _, params = pipeline
+    outs = {Path(str(o.fs_path)).resolve().relative_to(REPO).as_posix(): o for o in stages["report"].outs}
+    dataset = params["dataset"]
+    for profile in (params["profile"], params["smoke"]["profile"]):
+        assert outs[f"reports/{dataset}/{profile}"].persist
+    assert outs["reports/README.md"].persist
+    assert not any(name == "reports" for name in outs)

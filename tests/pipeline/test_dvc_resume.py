@@ -21,7 +21,7 @@ def _copy_repo(dest: Path, env: dict) -> None:
         if (REPO / name).is_file() and not name.startswith(("reports/", "tests/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, dest / name)
-    params = {"dataset": "synthetic", "profile": "tiny", "runs": ["tinyseg"], "seeds": [0]}
+    params = {"dataset": "synthetic", "profile": "tiny", "runs": ["tinyseg"], "seeds": [0], "smoke": {"profile": "smoke", "runs": ["tinyseg"], "seeds": [1]}}
     (dest / "params.yaml").write_text(yaml.safe_dump(params))
     (dest / "conf" / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
     for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):   # dvclive needs one commit

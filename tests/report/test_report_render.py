@@ -108,12 +108,14 @@ def test_crop_box_is_the_box_evaluation_saved(shape, side):
 def test_mosaic_rows_show_the_ground_truth_under_each_prediction(fixture_runs, fixture_prepared):
     results = collect_runs(fixture_runs, "synthetic", ["ms2mnet-no_asaf", "ms2mnet-no_dfe", "ms2mnet-full"], SEEDS,
                            profile="smoke")
-    rows = mosaic_rows(results, list(TEST_TILES))
-    # full first; no_asaf saved no predictions, so it is left out
+    # by default MS2MNet full and the baselines, not its variants
+    assert [p.label for p in mosaic_rows(results, list(TEST_TILES))["area5"]] == ["ms2mnet-full, seed 0"]
+    rows = mosaic_rows(results, list(TEST_TILES), ["ms2mnet-full", "ms2mnet-no_asaf", "ms2mnet-no_dfe"])
+    # no_asaf saved no predictions, so it is left out
     assert [p.label for p in rows["area5"]] == ["ms2mnet-full, seed 0", "ms2mnet-no_dfe, seed 0"]
     panels = tile_panels(TileStore(fixture_prepared / "synthetic"), "area21", rows["area21"])
     titles = [title for title, _, _ in panels]
-    assert titles[:3] == ["image (bands 1-3 as RGB)", "DSM", "ground truth (eroded)"]
+    assert titles[:3] == ["image (bands 1-3 as RGB)", "DSM (stretched per crop)", "ground truth (eroded)"]
     truth = class_to_colour(prepared_labels(1)[centre_box(*TILE_SHAPE, CROP)])
     for _, array, _ in panels[2:]:    # fixture predictions are perfect: each equals the ground-truth crop
         np.testing.assert_array_equal(array, truth)
