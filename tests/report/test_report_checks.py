@@ -19,7 +19,7 @@ def _snapshot(folder):
 
 def test_a_report_killed_while_writing_leaves_the_old_one_whole(fixture_runs, fixture_prepared, tmp_path,
                                                                 monkeypatch):
-    def figures(results, tables, dataset, prepared_dir, scaling, out_dir, notes):   # a figure, without matplotlib
+    def figures(results, tables, dataset, prepared_dir, scaling, out_dir, notes, *mosaic):   # a figure, without matplotlib
         (out_dir / "figures").mkdir()
         (out_dir / "figures" / "runs.txt").write_text(" ".join(r.name for r in results))
         return {"Runs": "figures/runs.txt"}
