@@ -16,7 +16,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from ms2mnet.engine.trainer import TrainSettings
 
 log = logging.getLogger(__name__)
-SELECTIONS = ("last", "test_best")
+SELECTIONS = ("last", "test_best", "authors")
 MAX_SEED = 2**32 - 1    # numpy's legacy seeding accepts 0 .. 2**32 - 1
 
 

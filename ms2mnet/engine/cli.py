@@ -99,7 +99,8 @@ def predict_command(args: argparse.Namespace) -> int:
     ev = cfg["profile"]["eval"]
     logits = sliding_window_logits(model, image_t, dsm_t, cfg["dataset"]["num_classes"], window=ev["window"],
                                    stride=ev["stride"], batch_size=ev["batch_size"], tta=ev["tta"],
-                                   amp=device.type == "cuda" and cfg.get("amp", False))
+                                   amp=device.type == "cuda" and ev.get("amp", False),
+                                   windows=ev.get("windows", "authors"), combine=ev.get("combine", "logits"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(class_to_colour(logits.argmax(0).cpu().numpy().astype(np.uint8))).save(args.out)
     print(f"{args.out}: {image.shape[1]}x{image.shape[0]} label map from {args.checkpoint}")

@@ -52,6 +52,7 @@ class ModelEntry:
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # first = default; {} = none
     variant_backbones: Mapping[str, str] = field(default_factory=dict)       # where a variant changes it
     description: str = ""
+    recipe: Any = None                           # its official training recipe (ms2mnet.engine.recipes.Recipe)
 
     @property
     def module(self) -> str:
@@ -74,7 +75,7 @@ _locations_imported = False
 def register_model(name: str, **metadata: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: register `fn(num_classes, pretrained=False, **options)` under `name` with its metadata
     (the fields of `ModelEntry`: label, backbone, modalities, reported, loss, loss_weights, aux_weights,
-    variants, variant_backbones, description)."""
+    variants, variant_backbones, description, recipe)."""
     if not NAME.fullmatch(name):
         raise ValueError(f"model name {name!r}: use lower-case letters, digits and '_' (a '-' separates the "
                          "variant in run names)")
