@@ -66,6 +66,20 @@ def _train_keys(checker: _Checker) -> None:
                                 f"{', '.join(sorted(expected))})")
 
 
+def _choices(check: _Checker) -> None:
+    """Named options of the evaluation, the recipe and the optimiser (#20), checked before any training."""
+    from ms2mnet.engine.inference import COMBINE, WINDOWS
+    from ms2mnet.engine.optim import OPTIMIZERS, SCHEDULES
+    from ms2mnet.engine.recipes import RECIPES
+
+    for key, valid, default in (("profile.eval.windows", WINDOWS, "authors"), ("profile.eval.combine", COMBINE, "logits"),
+                                ("recipe", RECIPES, "protocol"), ("profile.train.optimizer", OPTIMIZERS, "sgd"),
+                                ("profile.train.schedule", SCHEDULES, "multistep")):
+        value = OmegaConf.select(check.cfg, key, default=default)
+        if value not in valid:
+            check.problems.append(f"{key}={value!r} must be one of {', '.join(valid)}")
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming every invalid setting of a run config; warn where it runs but is odd."""
     check = _Checker(cfg)
@@ -95,6 +109,7 @@ def validate_config(cfg: DictConfig) -> None:
                               "(else pixels between windows are never predicted)")
     check.integer("profile.eval.batch_size", 1)
     check.integer("profile.eval.figure_crop", 1)
+    _choices(check)
     check.integer("profile.complexity.size", 1)
     check.integer("profile.complexity.latency_runs", 1)
     check.integer("profile.complexity.warmup", 0)
