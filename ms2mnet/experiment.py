@@ -28,8 +28,8 @@ from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
 from ms2mnet.engine.checkpoint import load_checkpoint, save_checkpoint
 from ms2mnet.engine.evaluate import EvalSettings, evaluate
-from ms2mnet.engine.inference import precision_name
 from ms2mnet.engine.fingerprint import check_resumable, training_fingerprint
+from ms2mnet.engine.inference import precision_name
 from ms2mnet.engine.losses import DeepSupervisionLoss, median_frequency_weights
 from ms2mnet.engine.recipes import apply_recipe
 from ms2mnet.engine.trainer import CHECKPOINT, TrainSettings, train

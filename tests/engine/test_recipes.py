@@ -83,12 +83,13 @@ def test_unetformer_adamw_lookahead_cosine_restarts():
 
 
 def test_unetformer_backbone_pattern_names_the_real_backbone():
+    import re
+
     from baselines.unetformer import UNetFormer
 
     names = [n for n, _ in UNetFormer(6).named_parameters()]
     s = recipe_settings("unetformer")
     pattern = s.param_groups[0]["pattern"]
-    import re
     assert any(re.match(pattern, n) for n in names) and not all(re.match(pattern, n) for n in names)
 
 
