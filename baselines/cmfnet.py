@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, SSRS_REPO, ssrs_train
 from ms2mnet.models import WeightFile, register_model
 
 from .vgg import CHANNELS, VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
@@ -260,6 +261,16 @@ class CMFNet(nn.Module):
     loss_weights={},
     aux_weights=(),
     description="two VGG-16-BN encoders, multiscale cross-modal channel transformer on the skips, SegNet decoder",
+    recipe=Recipe(
+        source=SSRS_REPO,
+        train=ssrs_train(epochs=100),
+        cites={"optimizer, lr, momentum, weight_decay": "CMFNet/trainAndtest.py L194, L205 (lr/2 groups of "
+                                                       "L195-203 unused)",
+               "schedule": "CMFNet/trainAndtest.py L207 (MultiStepLR 25/35/45, gamma 0.1)",
+               "epochs": "CMFNet/trainAndtest.py L347 (train(net, optimizer, 100, scheduler))",
+               "crop, batch_size": "CMFNet/trainAndtest.py L24, L28",
+               "loss": "CMFNet/trainAndtest.py L307 with WEIGHTS = ones (L32)"},
+    ),
 )
 def cmfnet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> CMFNet:
     return CMFNet(num_classes, pretrained=pretrained, **options)

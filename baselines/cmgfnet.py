@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, train_values
 from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
@@ -151,6 +152,19 @@ class CMGFNet(nn.Module):
     loss_weights={"main_weight": 1 / 3},
     aux_weights=(1 / 3, 1 / 3),
     description="2x ResNet-34, gated fusion of 16-channel side features, residual DSC decoders, three heads",
+    recipe=Recipe(
+        source="hamidreza2015/CMGFNet-Building_Extraction@e0ce252",
+        train=train_values(optimizer="adamax", lr=1e-3, weight_decay=1e-5, schedule="poly",
+                           schedule_options={"power": 0.3}, epochs=30, iterations_per_epoch=1667, batch_size=16,
+                           crop=256),
+        cites={"optimizer, lr, weight_decay": "main.py L72-73, L359-361 (Adamax, lr 1e-3, weight decay 1e-5)",
+               "schedule": "src/train.py L23-28; utils/util.py L121-133 (poly, power 0.3 (main.py L74), per iteration)",
+               "epochs": "main.py L70 (30)", "batch_size": "main.py L71 (16)", "crop": "main.py L75 (256)",
+               "loss, aux_weights": "src/train.py L33-37 (three heads' losses averaged)"},
+        notes="The official task is binary building extraction with BCE on each head; here cross-entropy over "
+              "the 6 classes, averaged the same way. An epoch of 1667 iterations makes the 30 epochs the "
+              "protocol's 50k iterations.",
+    ),
 )
 def cmgfnet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> CMGFNet:
     return CMGFNet(num_classes, pretrained=pretrained, **options)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, train_values
 from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
@@ -250,6 +251,21 @@ class ESANet(nn.Module):
     loss_weights={"class_weights": "median_frequency"},
     aux_weights=(1.0, 1.0, 1.0),
     description="2x ResNet-34 NBt1D, SE fusion into the RGB stream, PPM context, learned-upsampling decoder",
+    recipe=Recipe(
+        source="TUI-NICR/ESANet@f72ea8a",
+        train=train_values(optimizer="sgd", nesterov=True, lr=0.01, momentum=0.9, weight_decay=1e-4,
+                           schedule="onecycle", schedule_options={"pct_start": 0.1, "anneal_strategy": "cos",
+                                                                  "div_factor": 25.0, "final_div_factor": 1e4},
+                           epochs=500, iterations_per_epoch=100, batch_size=8, crop=256),
+        cites={"optimizer": "src/args.py L68; train.py L529-535 (SGD, nesterov=True)",
+               "lr, weight_decay, momentum": "src/args.py L59, L64, L66",
+               "schedule": "train.py L124-133, L264 (OneCycleLR over `epochs` steps, one per epoch)",
+               "epochs": "src/args.py L55 (500)", "batch_size": "src/args.py L40 (8)",
+               "loss_weights": "src/args.py L70-71 (median_frequency)",
+               "aux_weights": "train.py L71, L305-306 (side outputs at 1/8, 1/16, 1/32, losses summed)"},
+        notes="ESANet trains on NYUv2/SUN RGB-D images resized to 480x640 (src/args.py L47-50); here 256 crops, "
+              "and an epoch of 100 iterations so that 500 epochs take the protocol's 50k iterations.",
+    ),
 )
 def esanet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> ESANet:
     return ESANet(num_classes, pretrained=pretrained, **options)

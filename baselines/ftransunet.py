@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, SSRS_REPO, ssrs_train
 from ms2mnet.models import WeightFile, register_model
 
 # FTransUNet's fusion is ESANet's SE-add block, taken over unchanged (parameters se_rgb, se_depth).
@@ -445,6 +446,17 @@ def load_npz(model: FTransUNet, source: bool | str | Path) -> None:
     loss="ce",                     # the official train.py: unweighted cross-entropy on the single output
     aux_weights=(),
     description="BiT R50 x2 with SE fusion, 12-layer dual ViT-B (layers 4-9 self+cross), TransUNet decoder",
+    recipe=Recipe(
+        source=SSRS_REPO,
+        train=ssrs_train(epochs=50),
+        cites={"optimizer, lr, momentum, weight_decay": "FTransUNet/train.py L50, L61 (the lr/2 encoder groups of "
+                                                       "L51-59 are built but never passed to SGD)",
+               "schedule": "FTransUNet/train.py L63 (MultiStepLR 25/35/45, gamma 0.1, stepped per epoch)",
+               "epochs": "FTransUNet/train.py L173 (train(net, optimizer, 50, scheduler))",
+               "iterations_per_epoch": "FTransUNet/utils.py L113-116 (BATCH_SIZE * 1000 samples per epoch)",
+               "crop, batch_size": "FTransUNet/utils.py L15, L20",
+               "loss": "FTransUNet/train.py L142 with WEIGHTS = ones (utils.py L24): unweighted CE"},
+    ),
 )
 def ftransunet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> FTransUNet:
     return FTransUNet(num_classes, pretrained=pretrained, **options)

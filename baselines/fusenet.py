@@ -14,6 +14,7 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, train_values
 from ms2mnet.models import WeightFile, register_model
 
 from .vgg import VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
@@ -62,6 +63,19 @@ class FuseNet(nn.Module):
     loss_weights={"class_weights": "median_frequency"},
     aux_weights=(),
     description="two VGG-16-BN encoders, DSM summed into the image stream per block, SegNet decoder",
+    recipe=Recipe(
+        source="tum-vision/fusenet@fee62ac, fusenet/segmentation/solver_baseline.prototxt",
+        train=train_values(optimizer="sgd", lr=0.001, momentum=0.9, weight_decay=5e-4, schedule="poly",
+                           schedule_options={"power": 0.9}, epochs=100, iterations_per_epoch=1000, batch_size=4,
+                           crop=224, bias_lr_mult=2.0, no_bias_decay=True),
+        cites={"lr": "L3 (base_lr 0.001)", "epochs x iterations_per_epoch": "L5 (max_iter 100000)",
+               "schedule": "L6-7 (lr_policy poly, power 0.9, per iteration)", "momentum": "L8",
+               "weight_decay": "L9", "batch_size": "L24", "crop": "L23 (224x224 LMDB)",
+               "bias_lr_mult, no_bias_decay": "L63-66 (every conv's bias: lr_mult 2, decay_mult 0)",
+               "loss_weights": "fusenet/data/*_class_weight.txt (per-class weights of the loss; median "
+                               "frequency in the FuseNet paper)"},
+        notes="The official training is Caffe on indoor RGB-D (SUN RGB-D, NYUv2); its values are taken as they are.",
+    ),
 )
 def fusenet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> FuseNet:
     return FuseNet(num_classes, pretrained=pretrained, **options)

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, SSRS_REPO, ssrs_train
 from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 from ms2mnet.ops import SS2D
@@ -259,6 +260,16 @@ def load_vmamba(encoder: VSSMEncoder, path: str | Path) -> None:
     loss="ce",                     # the official train_Mamba.py: unweighted cross-entropy, one output
     aux_weights=(),
     description="ResNet-18 main branch fused stage by stage with a VMamba-T (SS2D) branch, UNetFormer decoder",
+    recipe=Recipe(
+        source=SSRS_REPO,
+        train=ssrs_train(epochs=50),
+        cites={"optimizer, lr, momentum, weight_decay": "RS3Mamba/train_Mamba.py L44, L55 (lr/2 groups of "
+                                                       "L45-53 unused)",
+               "schedule": "RS3Mamba/train_Mamba.py L57 (MultiStepLR 25/35/45, gamma 0.1)",
+               "epochs": "RS3Mamba/train_Mamba.py L153 (train(net, optimizer, 50, scheduler))",
+               "crop, batch_size": "RS3Mamba/utils_Mamba.py L17, L22",
+               "loss": "RS3Mamba/train_Mamba.py L120 loss_calc with WEIGHTS = ones (utils_Mamba.py L26)"},
+    ),
 )
 def rs3mamba(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> RS3Mamba:
     return RS3Mamba(num_classes, pretrained=pretrained, **options)

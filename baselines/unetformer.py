@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, train_values
 from ms2mnet.models import WeightFile, register_model
 from ms2mnet.models.backbone import load_trunk_weights, pretrained_state_dict
 
@@ -258,6 +259,25 @@ class UNetFormer(nn.Module):
     loss_weights={"label_smoothing": 0.05, "dice": 1.0},
     aux_weights=(0.4,),
     description="ResNet-18, global-local transformer decoder (8x8 windows), weighted skip fusion, FRH, aux head",
+    recipe=Recipe(
+        source="WangLibo1995/GeoSeg@9453fe4",
+        train=train_values(optimizer="adamw", lr=6e-4, weight_decay=0.01, lookahead=5, no_bias_decay=True,
+                           param_groups=[{"pattern": r"backbone\.", "lr": 6e-5, "weight_decay": 0.01}],
+                           schedule="cosine_restarts", schedule_options={"T_0": 15, "T_mult": 2},
+                           epochs=105, iterations_per_epoch=476, batch_size=8, crop=512),
+        cites={"optimizer, lr, weight_decay": "config/vaihingen/unetformer.py L13-14, L66 (AdamW)",
+               "param_groups": "config/vaihingen/unetformer.py L15-16, L64-65 (backbone.* at lr 6e-5, wd 0.01)",
+               "no_bias_decay": "tools/utils.py L46, L79-80 (process_model_params: biases without decay)",
+               "lookahead": "config/vaihingen/unetformer.py L67; tools/utils.py L104 (k 5, alpha 0.5)",
+               "schedule": "config/vaihingen/unetformer.py L68 (CosineAnnealingWarmRestarts T_0 15, T_mult 2, "
+                           "stepped per epoch by Lightning)",
+               "epochs": "config/vaihingen/unetformer.py L9 (max_epoch 105)", "batch_size": "L11",
+               "crop": "geoseg/datasets/vaihingen_dataset.py L32-33 (random scale 0.5-1.5, then 512 crops)",
+               "loss, aux_weights": "config/vaihingen/unetformer.py L37-38; geoseg/losses/useful_loss.py L74-81"},
+        notes="GeoSeg's epoch is one pass over its own 1024-pixel cuts of the training tiles; here an epoch is "
+              "476 iterations, so the 105 epochs take the protocol's 50k iterations. Multi-scale and mosaic "
+              "augmentation are not reproduced.",
+    ),
 )
 def unetformer(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> UNetFormer:
     return UNetFormer(num_classes, pretrained=pretrained, **options)

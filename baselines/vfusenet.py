@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, SSRS_REPO, ssrs_train
 from ms2mnet.models import WeightFile, register_model
 
 from .vgg import CHANNELS, VGG16_BN_TV, SegNetDecoder, load_vgg16_bn, vgg16_bn_state_dict, vgg16_encoder
@@ -65,6 +66,17 @@ class VFuseNet(nn.Module):
     loss_weights={"class_weights": "median_frequency"},
     aux_weights=(),
     description="image, DSM and virtual VGG-16-BN streams, fusion summed in the virtual stream, SegNet decoder",
+    recipe=Recipe(
+        source="nshaud/DeepNetsForEO@633005e, SegNet_PyTorch_v2.ipynb (line numbers of the notebook's JSON)",
+        train=ssrs_train(epochs=50),
+        model={"loss_weights": {}},
+        cites={"optimizer, lr, momentum, weight_decay": "L870, L881 (the lr/2 encoder groups of L872-879 are "
+                                                       "built but SGD gets net.parameters())",
+               "schedule": "L883 (MultiStepLR 25/35/45, gamma 0.1)", "epochs": "L1093 (train(net, optimizer, 50, ...))",
+               "crop, batch_size": "L85, L89", "loss_weights": "L93 (WEIGHTS = torch.ones(N_CLASSES))"},
+        notes="V-FuseNet's authors released no PyTorch training script; this is the notebook of the same "
+              "authors that the SSRS code descends from. No class weight of 0 for clutter was found in it.",
+    ),
 )
 def vfusenet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> VFuseNet:
     return VFuseNet(num_classes, pretrained=pretrained, **options)

@@ -30,9 +30,11 @@ from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
 from ms2mnet.engine import distributed
 from ms2mnet.engine.checkpoint import RESUME_KEYS, CheckpointError, check_state_fits, load_checkpoint, save_checkpoint
-from ms2mnet.engine.evaluate import evaluate
+from ms2mnet.engine.evaluate import EvalSettings, evaluate
 from ms2mnet.engine.fingerprint import check_fingerprint, training_fingerprint
+from ms2mnet.engine.inference import precision_name
 from ms2mnet.engine.losses import DeepSupervisionLoss, median_frequency_weights
+from ms2mnet.engine.recipes import apply_recipe
 from ms2mnet.engine.trainer import CHECKPOINT, TrainSettings, train
 from ms2mnet.io import atomic_path, remove_stale_temporaries, write_json
 from ms2mnet.models import build_model, for_layout, get_model, import_model_module, resolve_variant
@@ -42,7 +44,9 @@ from ms2mnet.weights import SCRATCH, WeightsError, init_as_declared, init_label,
 log = logging.getLogger(__name__)
 PACKAGES = ("torch", "torchvision", "timm", "fvcore", "numpy", "hydra-core", "dvc", "dvclive", "mamba-ssm", "ms2mnet")
 REPO = Path(__file__).resolve().parents[1]
-TEST_BEST = "test_best.pt"  # selection=test_best: the chosen epoch's weights and test metrics, kept across a resume
+TEST_BEST = "test_best.pt"  # selection=test_best|authors: the chosen weights and test metrics, kept across a resume
+# What each selection keeps, and the metric it maximises (docs/protocol.md, "Model selection").
+SELECTION_METRIC = {"test_best": "miou", "authors": "oa"}
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -99,6 +103,8 @@ def complete_model_config(cfg: DictConfig) -> None:
         model.aux_weights = list(for_layout(entry.aux_weights if aux is None else aux, layout))
         model.options = model.get("options") or {}
         model.pretrained = wants_pretrained(cfg)
+        cfg.recipe = cfg.get("recipe") or "protocol"
+    apply_recipe(cfg, entry.recipe, entry.name, layout)
 
 
 def wants_pretrained(cfg: DictConfig) -> bool:
@@ -211,55 +217,98 @@ def _run_locked(cfg: DictConfig, world: distributed.World, device: torch.device,
     settings = TrainSettings(**OmegaConf.to_container(train_cfg, resolve=True))
     crops = RandomCrops(store, "train", settings.crop, settings.iterations_per_epoch * settings.batch_size, cfg.seed)
     criterion = build_criterion(cfg, store)
-    amp = cfg.amp and device.type == "cuda"
+    amp = bool(cfg.amp) and device.type == "cuda"
+    evaluation = eval_settings(cfg)
     test_tiles = WholeTiles(store, "test")
 
     def evaluate_on_test(figure_dir: Path | None = None, map_dir: Path | None = None) -> dict:
-        return evaluate(model, test_tiles, device, window=eval_cfg.window, stride=eval_cfg.stride,
-                        batch_size=eval_cfg.batch_size, tta=eval_cfg.tta, amp=amp, figure_dir=figure_dir,
+        return evaluate(model, test_tiles, device, evaluation, figure_dir=figure_dir,
                         figure_crop=eval_cfg.figure_crop, map_dir=map_dir)
 
-    best: dict = {}
-    best_path = run_dir / TEST_BEST
-    if cfg.selection == "test_best" and world.is_main:
-        # A resumed run keeps the epochs it already judged; a fresh one must not inherit a stale choice.
-        if cfg.resume and (run_dir / CHECKPOINT).exists() and best_path.exists():
-            saved = load_checkpoint(best_path, require=("epoch", "metrics", "state"))
-            best.update(epoch=saved["epoch"], metrics=saved["metrics"], state=saved["state"])
-        else:
-            best_path.unlink(missing_ok=True)
-
-    def select_on_test(epoch: int) -> None:
-        # The authors' choice: keep the epoch whose test mIoU is highest. Marked in metrics.json.
-        if world.is_main:
-            metrics = evaluate_on_test()
-            if metrics["miou"] > best.get("metrics", {}).get("miou", -1.0):
-                best.update(epoch=epoch, metrics=metrics,
-                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
-                save_checkpoint(best_path, **best)
-
+    selection = Selection(cfg, run_dir / TEST_BEST, model, evaluate_on_test, world.is_main,
+                          settings.iterations_per_epoch)
     train(model, crops, criterion, settings, run_dir, device, world=world, amp=amp, channels_last=cfg.channels_last,
           resume=cfg.resume, config=container, fingerprint=fingerprint,
-          on_epoch_end=select_on_test if cfg.selection == "test_best" else None)
+          on_epoch_end=selection.epoch_end if cfg.selection == "test_best" else None,
+          on_iteration_end=selection.iteration_end if cfg.selection == "authors" else None)
 
     metrics: dict = {}
     if world.is_main:
+        best = selection.best
         if best:
             model.load_state_dict(best["state"])
         save_maps = bool(OmegaConf.select(cfg, "eval.save_maps", default=False))
         metrics = evaluate_on_test(run_dir / "predictions", run_dir / "maps" if save_maps else None)
         metrics.update(selection=cfg.selection, selected_epoch=best.get("epoch", settings.epochs),
+                       selected_iteration=best.get("iteration", settings.total_iterations),
                        run=cfg.run, model=cfg.model.name, variant=cfg.variant, dataset=cfg.dataset.name,
-                       profile=cfg.profile.name, seed=cfg.seed, eval_window=eval_cfg.window,
+                       profile=cfg.profile.name, seed=cfg.seed, recipe=cfg.recipe,
+                       train_precision=precision_name(device, amp), eval_window=eval_cfg.window,
                        eval_stride=eval_cfg.stride, tta=eval_cfg.tta, init=container["model"]["init"],
                        init_label=init_label(container["model"]["init"]),
                        init_as_paper=init_as_declared(cfg.model.name, container["model"]["init"]))
-        if cfg.selection == "test_best":
+        if cfg.selection in SELECTION_METRIC:
+            metrics["selection_metric"] = SELECTION_METRIC[cfg.selection]
             metrics["warning"] = "checkpoint selected on the test set (the authors' protocol), not the last one"
+            if not best:
+                metrics["warning"] = (f"selection={cfg.selection} judged no checkpoint (training ended before "
+                                      "the first evaluation): these are the last weights")
         write_json(run_dir / "metrics.json", metrics)
     distributed.barrier(world)
     distributed.close(world)
     return metrics
+
+
+def eval_settings(cfg: DictConfig) -> EvalSettings:
+    """How the run's test tiles are evaluated (`profile.eval`; the defaults are the authors' test())."""
+    ev = cfg.profile.eval
+    return EvalSettings(ev.window, ev.stride, ev.batch_size, tta=ev.tta, amp=bool(ev.get("amp", False)),
+                        windows=ev.get("windows", "authors"), combine=ev.get("combine", "logits"))
+
+
+class Selection:
+    """Model selection on the test set, kept in `path` so that it survives a resume.
+
+    `test_best`: after every epoch, keep the weights with the best mIoU. `authors`: as the authors'
+    train() (models/train_MS2MNet.py L196-203, then clean_models in models/utils.py L445-475): every
+    `profile.select.every` iterations from epoch `profile.select.from_epoch` on, evaluate and keep the
+    weights with the best OA. Their `acc_best = 85.0` (L120) only gates what they print: every evaluation
+    is saved (L200) and clean_models keeps the best one whatever its OA, so there is no floor here either.
+    A tie keeps the earlier checkpoint (they compare OA rounded to 2 decimals, in directory order)."""
+
+    def __init__(self, cfg: DictConfig, path: Path, model: torch.nn.Module, evaluate_on_test, is_main: bool,
+                 iterations_per_epoch: int) -> None:
+        self.rule, self.path, self.model, self.evaluate_on_test = cfg.selection, path, model, evaluate_on_test
+        self.is_main, self.ipe, self.best = is_main, iterations_per_epoch, {}
+        select = cfg.profile.get("select") or {}
+        self.every, self.from_epoch = int(select.get("every", 2000)), int(select.get("from_epoch", 30))
+        if self.rule not in SELECTION_METRIC or not is_main:
+            return
+        # A resumed run keeps the checkpoints it already judged; a fresh one must not inherit a stale choice.
+        if cfg.resume and (path.parent / CHECKPOINT).exists() and path.exists():
+            saved = load_checkpoint(path, require=("epoch", "metrics", "state"))
+            if saved.get("rule", "test_best") == self.rule:
+                self.best.update({k: saved[k] for k in ("epoch", "metrics", "state", "iteration", "rule") if k in saved})
+                return
+        path.unlink(missing_ok=True)
+
+    def judge(self, epoch: int, iteration: int) -> None:
+        if not self.is_main:
+            return
+        metric = SELECTION_METRIC[self.rule]
+        metrics = self.evaluate_on_test()
+        self.model.train()
+        if metrics[metric] > self.best.get("metrics", {}).get(metric, -1.0):
+            self.best.update(epoch=epoch, iteration=iteration, metrics=metrics, rule=self.rule,
+                             state={k: v.detach().clone() for k, v in self.model.state_dict().items()})
+            save_checkpoint(self.path, **self.best)
+
+    def epoch_end(self, epoch: int) -> None:
+        self.judge(epoch, epoch * self.ipe)
+
+    def iteration_end(self, iteration: int, epoch: int) -> None:
+        if iteration % self.every == 0 and epoch >= self.from_epoch:
+            self.judge(epoch, iteration)
 
 
 def measure(cfg: DictConfig) -> dict:

@@ -20,7 +20,7 @@ from ms2mnet.engine.checkpoint import load_checkpoint
 from ms2mnet.engine.evaluate import evaluate
 from ms2mnet.engine.robustness import PerturbedTiles, parse_dsm_mode
 from ms2mnet.engine.trainer import CHECKPOINT
-from ms2mnet.experiment import TEST_BEST, build, complete_model_config, run_dir_of
+from ms2mnet.experiment import SELECTION_METRIC, TEST_BEST, build, complete_model_config, eval_settings, run_dir_of
 from ms2mnet.io import write_json
 from ms2mnet.validation import validate_config
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def trained_weights(run_dir: Path, selection: str) -> dict:
     """The state dict the run reported: the test-selected epoch's, or the last checkpoint's."""
-    if selection == "test_best" and (run_dir / TEST_BEST).is_file():
+    if selection in SELECTION_METRIC and (run_dir / TEST_BEST).is_file():
         return load_checkpoint(run_dir / TEST_BEST, require=("state",))["state"]
     path = run_dir / CHECKPOINT
     if not path.is_file():
@@ -53,8 +53,7 @@ def evaluate_run(cfg: DictConfig) -> dict:
     out = run_dir / "robustness"
     maps = out / mode.name / "maps" if OmegaConf.select(cfg, "eval.save_maps", default=False) else None
     ev = cfg.profile.eval
-    metrics = evaluate(model, tiles, device, window=ev.window, stride=ev.stride, batch_size=ev.batch_size,
-                       tta=ev.tta, amp=cfg.amp and device.type == "cuda", map_dir=maps)
+    metrics = evaluate(model, tiles, device, eval_settings(cfg), map_dir=maps)
     metrics.update(dsm=str(mode), run=cfg.run, model=cfg.model.name, variant=cfg.variant, dataset=cfg.dataset.name,
                    profile=cfg.profile.name, seed=cfg.seed, selection=cfg.selection, eval_window=ev.window,
                    eval_stride=ev.stride, tta=ev.tta)

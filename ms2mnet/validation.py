@@ -17,7 +17,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from ms2mnet.engine.trainer import TrainSettings
 
 log = logging.getLogger(__name__)
-SELECTIONS = ("last", "test_best")
+SELECTIONS = ("last", "test_best", "authors")
 MAX_SEED = 2**32 - 1    # numpy's legacy seeding accepts 0 .. 2**32 - 1
 
 
@@ -94,6 +94,18 @@ def _device(checker: _Checker) -> None:
         checker.problems.append(f"device={name} but there are {torch.cuda.device_count()} CUDA devices")
     elif device.type not in ("cpu", "cuda"):
         checker.problems.append(f"device={name!r} must be auto, cpu, cuda or cuda:N")
+def _choices(check: _Checker) -> None:
+    """Named options of the evaluation, the recipe and the optimiser (#20), checked before any training."""
+    from ms2mnet.engine.inference import COMBINE, WINDOWS
+    from ms2mnet.engine.optim import OPTIMIZERS, SCHEDULES
+    from ms2mnet.engine.recipes import RECIPES
+
+    for key, valid, default in (("profile.eval.windows", WINDOWS, "authors"), ("profile.eval.combine", COMBINE, "logits"),
+                                ("recipe", RECIPES, "protocol"), ("profile.train.optimizer", OPTIMIZERS, "sgd"),
+                                ("profile.train.schedule", SCHEDULES, "multistep")):
+        value = OmegaConf.select(check.cfg, key, default=default)
+        if value not in valid:
+            check.problems.append(f"{key}={value!r} must be one of {', '.join(valid)}")
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -128,6 +140,7 @@ def validate_config(cfg: DictConfig) -> None:
                               "(else pixels between windows are never predicted)")
     check.integer("profile.eval.batch_size", 1)
     check.integer("profile.eval.figure_crop", 1)
+    _choices(check)
     check.integer("profile.complexity.size", 1)
     check.integer("profile.complexity.latency_runs", 1)
     check.integer("profile.complexity.warmup", 0)

@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from ms2mnet.data.sampling import sliding_windows
 from ms2mnet.engine.distributed import World
-from ms2mnet.engine.evaluate import evaluate
+from ms2mnet.engine.evaluate import EvalSettings, evaluate
+from ms2mnet.engine.inference import window_corners
 from ms2mnet.engine.inference import autocast
 from ms2mnet.engine.losses import DeepSupervisionLoss
 from ms2mnet.engine.trainer import TrainSettings, make_train_state, train_step
@@ -118,11 +118,11 @@ def evaluation_time(model: torch.nn.Module, device: torch.device, *, tiles: int,
         model(torch.rand(batch, 3, window, window, device=device), torch.rand(batch, 1, window, window, device=device))
     _synchronize(device)
     start = time.perf_counter()
-    evaluate(model, tile_set, device, window=window, stride=stride, batch_size=batch, tta=False, amp=amp)
+    evaluate(model, tile_set, device, EvalSettings(window, stride, batch, amp=amp))
     _synchronize(device)
     seconds = time.perf_counter() - start
     padded = (max(tile_size[0], window), max(tile_size[1], window))
-    windows = tiles * len(sliding_windows(*padded, window, stride))
+    windows = tiles * len(window_corners(*padded, window, stride))   # the authors' windows, repeats included
     return {"eval_s": seconds, "eval_tiles": tiles, "eval_tile_size": list(tile_size), "eval_window": window,
             "eval_stride": stride, "eval_batch": batch, "eval_windows": windows,
             "eval_windows_s": windows / seconds}

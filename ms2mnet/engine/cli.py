@@ -124,7 +124,8 @@ def predict_command(args: argparse.Namespace) -> int:
     ev = cfg["profile"]["eval"]
     logits = sliding_window_logits(model, image_t, dsm_t, cfg["dataset"]["num_classes"], window=ev["window"],
                                    stride=ev["stride"], batch_size=ev["batch_size"], tta=ev["tta"],
-                                   amp=device.type == "cuda" and cfg.get("amp", False))
+                                   amp=device.type == "cuda" and ev.get("amp", False),
+                                   windows=ev.get("windows", "authors"), combine=ev.get("combine", "logits"))
     save_palette_png(logits.argmax(0).cpu().numpy(), args.out)    # the whole tile, ISPRS palette
     print(f"{args.out}: {image.shape[1]}x{image.shape[0]} label map from {args.checkpoint}")
     return 0

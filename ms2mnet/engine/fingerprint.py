@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 # completed config keys (after experiment.complete_model_config, resolve_init and the prepared data's
 # dsm_scaling); model.init names each weights file the run started from with its sha256, or 'scratch'.
 KEYS = ("model.name", "model.module", "variant", "model.options", "model.pretrained", "model.init", "model.loss",
-        "model.loss_weights", "model.aux_weights", "dataset.name", "dataset.dsm_scaling", "seed")
+        "model.loss_weights", "model.aux_weights", "dataset.name", "dataset.dsm_scaling", "seed",
+        "recipe", "amp")   # recipe=official writes its values into profile.train too; amp: training precision
 TRAIN_BOOKKEEPING = ("num_workers", "checkpoint_every", "log_every")
 UNSET = "(unset)"
 PACKAGE = Path(__file__).resolve().parents[1]

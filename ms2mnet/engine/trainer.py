@@ -1,6 +1,7 @@
 """The training loop: random crops -> model -> deep-supervision loss -> SGD, checkpointed to resume.
 
-Iteration-based: `epochs x iterations_per_epoch` steps, MultiStepLR stepped at each epoch's end.
+Iteration-based: `epochs x iterations_per_epoch` steps; the optimiser and schedule are the settings'
+(ms2mnet/engine/optim.py: the protocol's SGD + MultiStepLR at each epoch's end, or a model's official recipe).
 Sample `k` of epoch `e` is always the same crop (RandomCrops), and the loader's own generator keeps
 torch's global RNG for dropout alone, so an interrupted run resumed from its checkpoint ends with
 the same weights as an uninterrupted one (on the CPU).
@@ -29,6 +30,7 @@ from .distributed import World, wrap
 from .fingerprint import check_fingerprint
 from .inference import autocast
 from .losses import DeepSupervisionLoss
+from .optim import build_optimizer, build_scheduler, step_schedule
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -53,6 +55,15 @@ class TrainSettings:
     checkpoint_every: int
     log_every: int
     sync_bn: bool | None = None   # SyncBatchNorm across processes; None: on when several GPUs train
+    # The optimiser and schedule (ms2mnet/engine/optim.py); the defaults are the protocol's.
+    optimizer: str = "sgd"                 # sgd | adamw | adamax
+    nesterov: bool = False
+    lookahead: int = 0                     # k of a Lookahead wrapper (alpha 0.5); 0: none
+    param_groups: tuple = ()               # [{pattern, lr, weight_decay}, ...] by parameter name
+    no_bias_decay: bool = False
+    bias_lr_mult: float = 1.0
+    schedule: str = "multistep"            # multistep | cosine_restarts | onecycle | poly
+    schedule_options: dict | None = None   # the schedule's own arguments (T_0, pct_start, power, ...)
 
     @property
     def total_iterations(self) -> int:
@@ -79,7 +90,7 @@ class EpochBatches(Sampler[int]):
 class TrainState:
     """What a checkpoint restores: the optimiser, its schedule, the AMP scaler and the iteration reached."""
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.MultiStepLR
+    scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
     iteration: int = 0
     saved_at: int | None = None      # the iteration of the checkpoint on disk, when this training wrote or read it
@@ -110,9 +121,8 @@ def train_step(net: nn.Module, batch: dict, criterion: DeepSupervisionLoss, stat
 
 
 def make_train_state(model: nn.Module, settings: TrainSettings, device: torch.device, amp: bool) -> TrainState:
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(settings.milestones), settings.gamma)
+    optimizer = build_optimizer(model, settings)
+    scheduler = build_scheduler(optimizer, settings)
     fp16 = amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
     return TrainState(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=fp16))
 
@@ -149,8 +159,9 @@ def save(model: nn.Module, state: TrainState, checkpoint: Path, config: dict, fi
 def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss,
                     state: TrainState, settings: TrainSettings, *, device: torch.device, world: World, amp: bool,
                     channels_last: bool, generator: torch.Generator, live: Live | None, progress: tqdm,
-                    checkpoint: Path, config: dict, fingerprint: dict | None = None) -> None:
-    """The rest of the current epoch: from `state.iteration` to the epoch's end, logging and checkpointing."""
+                    checkpoint: Path, config: dict, fingerprint: dict | None = None, on_iteration_end=None) -> None:
+    """The rest of the current epoch: from `state.iteration` to the epoch's end, logging and checkpointing.
+    `on_iteration_end(iteration, epoch)` runs after each step, before the checkpoint of that iteration."""
     ipe = settings.iterations_per_epoch
     epoch = state.iteration // ipe
     crops.set_epoch(epoch)
@@ -175,8 +186,9 @@ def train_one_epoch(net: nn.Module, model: nn.Module, crops: RandomCrops, criter
             live.step = state.iteration
             live.log_metric("train/loss", loss)
             live.log_metric("train/lr", lr)
-        if state.iteration % ipe == 0:
-            state.scheduler.step()
+        if on_iteration_end is not None:
+            on_iteration_end(state.iteration, epoch + 1)
+        step_schedule(state.scheduler, settings, state.iteration)
         if world.is_main and (state.iteration % settings.checkpoint_every == 0
                               or state.iteration == settings.total_iterations):
             save(model, state, checkpoint, config, fingerprint)
@@ -201,12 +213,12 @@ def trim_curves(folder: Path, iteration: int) -> None:
 def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, settings: TrainSettings,
           run_dir: Path, device: torch.device, *, world: World = World(), amp: bool = False,
           channels_last: bool = False, resume: bool = True, config: dict | None = None,
-          fingerprint: dict | None = None, on_epoch_end=None) -> int:
+          fingerprint: dict | None = None, on_epoch_end=None, on_iteration_end=None) -> int:
     """Train `model` in place to `settings.total_iterations`; returns the iteration reached.
 
     `fingerprint` (engine.fingerprint) is stored in every checkpoint, and a resume refuses a checkpoint
-    whose fingerprint differs. `on_epoch_end(epoch)` (1-based) runs on every rank after each epoch (the
-    authors' test-set model selection hooks in here)."""
+    whose fingerprint differs. `on_epoch_end(epoch)` (1-based) runs on every rank after each epoch, and
+    `on_iteration_end(iteration, epoch)` after each step (the test-set model selections hook in here)."""
     checkpoint = Path(run_dir) / CHECKPOINT
     if settings.batch_size % world.size:
         raise ValueError(f"batch_size {settings.batch_size} must be divisible by the {world.size} processes")
@@ -230,7 +242,8 @@ def train(model: nn.Module, crops: RandomCrops, criterion: DeepSupervisionLoss, 
         while state.iteration < settings.total_iterations:
             train_one_epoch(net, model, crops, criterion, state, settings, device=device, world=world, amp=amp,
                             channels_last=channels_last, generator=generator, live=live, progress=progress,
-                            checkpoint=checkpoint, config=config or {}, fingerprint=fingerprint)
+                            checkpoint=checkpoint, config=config or {}, fingerprint=fingerprint,
+                            on_iteration_end=on_iteration_end)
             if on_epoch_end is not None:
                 on_epoch_end(state.iteration // settings.iterations_per_epoch)
     if live is not None:

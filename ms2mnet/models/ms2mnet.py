@@ -12,6 +12,8 @@ from pathlib import Path
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ms2mnet.engine.recipes import Recipe, train_values
+
 from .backbone import RESNET50_TV, TRUNK_CHANNELS, load_trunk_weights, resnet50_state_dict, resnet50_trunk
 from .decoder import HFPDecoder
 from .dfe import DFE
@@ -110,6 +112,21 @@ VARIANTS: dict[str, dict] = {
     aux_weights={"vaihingen": (0.3, 0.2), "potsdam": (0.4, 0.2)},
     variants=VARIANTS,
     variant_backbones={"rgb_only": "ResNet-50"},
+    recipe=Recipe(
+        source="DrWuHonglin/MS2MNet@e9d9c97",
+        train=train_values(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, schedule="multistep",
+                           milestones=[15, 25, 35], gamma=0.1, epochs=100, iterations_per_epoch=1000,
+                           batch_size=10, crop=256),
+        cites={"optimizer, lr, momentum, weight_decay": "models/train_MS2MNet.py L36-37",
+               "schedule": "models/train_MS2MNet.py L39 (MultiStepLR 15/25/35, gamma 0.1, per epoch L215-216)",
+               "epochs": "models/train_MS2MNet.py L234 (train(net, optimizer, 100, ...); the comment at L194 says 50)",
+               "iterations_per_epoch": "models/utils.py L124-129 (BATCH_SIZE * 1000 samples)",
+               "crop, batch_size": "models/utils.py L20, L25",
+               "loss": "models/train_MS2MNet.py L138-170 (staged focal / boundary / Lovasz)",
+               "loss_weights, aux_weights": "models/train_MS2MNet.py L46-54",
+               "class weights": "models/utils.py L29 (WEIGHTS = ones)"},
+        notes="The same as profile=authors: the authors' released script as it runs.",
+    ),
 )
 def ms2mnet(num_classes: int = 6, pretrained: bool | str | Path = False, **options) -> MS2MNet:
     return MS2MNet(num_classes, pretrained=pretrained, **options)

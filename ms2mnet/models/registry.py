@@ -62,6 +62,7 @@ class ModelEntry:
     variant_backbones: Mapping[str, str] = field(default_factory=dict)       # where a variant changes it
     description: str = ""
     weights: tuple[WeightFile, ...] = ()          # the files its pretrained initialisation reads
+    recipe: Any = None                           # its official training recipe (ms2mnet.engine.recipes.Recipe)
 
     @property
     def module(self) -> str:
@@ -84,7 +85,7 @@ _locations_imported = False
 def register_model(name: str, **metadata: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: register `fn(num_classes, pretrained=False, **options)` under `name` with its metadata
     (the fields of `ModelEntry`: label, backbone, modalities, loss, loss_weights, aux_weights,
-    variants, variant_backbones, description, weights)."""
+    variants, variant_backbones, description, weights, recipe)."""
     if not NAME.fullmatch(name):
         raise ValueError(f"model name {name!r}: use lower-case letters, digits and '_' (a '-' separates the "
                          "variant in run names)")

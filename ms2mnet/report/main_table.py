@@ -42,14 +42,20 @@ def latency_conditions(latency: dict) -> str | None:
 
 
 def uses_test_selection(run: RunResults) -> bool:
-    return any(s.metrics.get("selection") == "test_best" for s in run.ok_seeds)
+    return any(s.metrics.get("selection") in ("test_best", "authors") for s in run.ok_seeds)
+
+
+def run_setting(run: RunResults, key: str, default: str) -> str:
+    """A metrics.json setting over the run's seeds (selection, recipe): its value, or the values seen."""
+    return " / ".join(sorted({str(s.metrics.get(key) or default) for s in run.ok_seeds})) or "–"
 
 
 def main_table(runs: list[RunResults], dataset: str, seeds: list[int], refs: References | None = None) -> Table:
     with_paper = not is_synthetic(dataset)
     refs = refs or References(dataset, None)
     columns = ["run", "model", "backbone", "init", "params (M)", "GMACs (fvcore, eval)", "GMACs (train+aux, as thop)",
-               "latency (ms)", "OA", "mF1", "mIoU", "seeds"]
+               "latency (ms)", "OA", "mF1", "mIoU", "seeds",
+               "selection", "recipe"]
     if with_paper:
         columns += ["paper OA / mF1 / mIoU", "Δ OA / mF1 / mIoU"]
     rows, data = [], []
@@ -59,11 +65,13 @@ def main_table(runs: list[RunResults], dataset: str, seeds: list[int], refs: Ref
         label = model_label(run.model, run.variant) + (TEST_BEST_MARK if uses_test_selection(run) else "")
         row = [run.name, label, backbone(run.model, run.variant) or "?", run.init, cells.number(cost["params_m"]),
                cells.number(cost["gmacs"]), cells.number(cost["gmacs_with_aux"]), cells.number(cost["latency_ms"], 0),
-               *(cells.estimate(estimates[m]) for m in METRICS), f"{len(run.ok_seeds)}/{len(seeds)}"]
+               *(cells.estimate(estimates[m]) for m in METRICS), f"{len(run.ok_seeds)}/{len(seeds)}",
+               run_setting(run, "selection", "last"), run_setting(run, "recipe", "protocol")]
         record = {"dataset": dataset, "run": run.name, "model": run.model, "variant": run.variant,
                   "backbone": backbone(run.model, run.variant), "init": run.init,
                   "init_as_paper": not run.init_differs, **cost,
-                  "selection": "test_best" if uses_test_selection(run) else "last"}
+                  "selection": run_setting(run, "selection", "last"),
+                  "recipe": run_setting(run, "recipe", "protocol")}
         for m in METRICS:
             record.update({f"{m}_mean": estimates[m].mean, f"{m}_ci95": estimates[m].half_width,
                            f"{m}_n": estimates[m].n})
@@ -111,7 +119,10 @@ def _caption(runs: list[RunResults], dataset: str, seeds: list[int], with_paper:
         " (one forward of one crop, no sliding window).",
     ]
     if any(uses_test_selection(r) for r in runs):
-        parts.append("† checkpoint selected on the test set (the authors' protocol), not the last one.")
+        parts.append("† checkpoint selected on the test set, not the last one ('selection': test_best keeps the "
+                     "best mIoU per epoch, authors the best OA every 2000 iterations from epoch 30).")
+    parts.append("'recipe': protocol (the profile's one schedule) or official (the model's own published "
+                 "recipe, docs/protocol.md).")
     if with_paper:
         parts.append(f"Paper: the published numbers of conf/references/{dataset}.yaml, each with its source "
                      "(the verdict table names them); '–' where the reference file has no number (MS2MNet's README "

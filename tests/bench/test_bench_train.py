@@ -9,7 +9,7 @@ from torch import nn
 
 from ms2mnet.bench.train import SyntheticTiles, bench_train, model_criterion
 from ms2mnet.cli import main
-from ms2mnet.data.sampling import sliding_windows
+from ms2mnet.engine.inference import window_corners
 from ms2mnet.models import register_model, registry
 
 TINY = {"size": 32, "batch": 2, "warmup": 0, "steps": 1, "tiles": 1, "tile_size": (70, 40), "window": 32,
@@ -57,9 +57,10 @@ def test_registered_loss_and_aux_weights(weighted_model):
     assert criterion.aux_weights == (0.5,) and criterion.class_weights.tolist() == [1.0] * 6
     assert "uniform" in note
     record = bench_train(weighted_model, **{**TINY, "tile_size": (20, 24)})   # a tile smaller than the window
-    assert record["note"] == note and record["eval_windows"] == 1
+    # padded to 32x32, the authors' starts range(0, 32, 16) clamp to 0 twice per axis: 4 visits of one window
+    assert record["note"] == note and record["eval_windows"] == len(window_corners(32, 32, 32, 16)) == 4
     record = bench_train(weighted_model, **{**TINY, "tile_size": (70, 40)})
-    assert record["eval_windows"] == len(sliding_windows(70, 40, 32, 16)) and record["eval_windows_s"] > 0
+    assert record["eval_windows"] == len(window_corners(70, 40, 32, 16)) and record["eval_windows_s"] > 0
 
 
 def test_training_steps_change_the_weights(weighted_model):

@@ -32,7 +32,7 @@ def test_windows_cover_every_pixel_and_match_the_whole_tile(size):
     summed = sliding_window_logits(model, image, dsm, 6, window=64, stride=24, batch_size=5)
     with torch.no_grad():
         whole = model(image[None], dsm[None])[0]
-    torch.testing.assert_close(summed / counts, whole, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close((summed / counts).float(), whole, rtol=1e-5, atol=1e-5)   # summed in float64
 
 
 def test_flip_tta_sums_three_passes():
