@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ms2mnet.bench.cli import markdown
+from ms2mnet.cli.bench import markdown
 from ms2mnet.bench.flops import UNIT, count_flops
 from ms2mnet.bench.inputs import example_inputs
 from ms2mnet.bench.latency import device_name, measure_latency

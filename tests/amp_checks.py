@@ -25,7 +25,7 @@ def cpu_bf16(device: torch.device, enabled: bool):
 
 
 def check_train_and_eval_under_autocast(model: nn.Module, name: str, monkeypatch, size: int = 32) -> None:
-    """A bf16 sliding-window evaluation (float32 logits, classes as in float32), then a bf16 training step with
+    """A bf16 sliding-window evaluation (float64 sums of the window logits, classes as in float32), then a bf16 training step with
     the model's registered loss (finite loss and gradients, weights moved, outputs really in bf16).
     The model's state is restored afterwards (it may be a fixture shared with other tests)."""
     monkeypatch.setattr(trainer, "autocast", cpu_bf16)
@@ -40,7 +40,7 @@ def check_train_and_eval_under_autocast(model: nn.Module, name: str, monkeypatch
         image, dsm = torch.rand(3, size, 2 * size, generator=gen), torch.rand(1, size, 2 * size, generator=gen)
         logits = {amp: sliding_window_logits(model, image, dsm, 6, window=size, stride=size, batch_size=2, amp=amp)
                   for amp in (True, False)}
-        assert logits[True].dtype == torch.float32 and torch.isfinite(logits[True]).all(), name
+        assert logits[True].dtype == torch.float64 and torch.isfinite(logits[True]).all(), name   # summed as the authors do
         # The classes, not the logits: at random initialisation some heads give logits near 0 (CMGFNet's
         # peak at 0.004), where bf16's 3 digits are a large relative error but rarely change a class.
         agreement = (logits[True].argmax(0) == logits[False].argmax(0)).float().mean().item()

@@ -86,11 +86,3 @@ def check_fingerprint(saved: dict[str, Any] | None, current: dict[str, Any], che
         f"{checkpoint} {what}; not resuming it. Either start over with resume=false (under `dvc repro`: delete "
         f"{checkpoint.name} first), or write this configuration to another run folder (paths.runs=...)")
 
-
-def check_resumable(checkpoint: Path, fingerprint: dict[str, Any]) -> None:
-    """Before any work: a `checkpoint` that exists must be one of ours whose fingerprint agrees."""
-    from .checkpoint import RESUME_KEYS, load_checkpoint
-
-    if Path(checkpoint).exists():
-        saved = load_checkpoint(checkpoint, require=RESUME_KEYS)
-        check_fingerprint(saved.get("fingerprint"), fingerprint, Path(checkpoint))

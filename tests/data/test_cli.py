@@ -9,13 +9,13 @@ import ms2mnet.cli
 @pytest.fixture(autouse=True)
 def _data_commands_only(monkeypatch):
     # Test the data subcommands through the real entry point, independent of the other modules.
-    monkeypatch.setattr(ms2mnet.cli, "COMMAND_MODULES", ["ms2mnet.data.cli"])
+    monkeypatch.setattr(ms2mnet.cli, "COMMAND_MODULES", ["ms2mnet.cli.data"])
 
 
 def test_data_commands_are_registered_in_the_entry_point():
     import importlib
     source = importlib.util.find_spec("ms2mnet.cli").loader.get_source("ms2mnet.cli")
-    assert '"ms2mnet.data.cli"' in source
+    assert '"ms2mnet.cli.data"' in source
 
 
 def test_fetch_then_prepare_synthetic_prints_a_summary(tmp_path, capsys):

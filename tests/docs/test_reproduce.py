@@ -16,7 +16,7 @@ import pytest
 
 from ms2mnet.app import compose_config
 from ms2mnet.cli import build_parser
-from ms2mnet.engine.cli import run_overrides
+from ms2mnet.cli.run import run_overrides
 from ms2mnet.models import get_model, list_models
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 from ms2mnet.cli import main
 from ms2mnet.models import list_models
-from ms2mnet.models.cli import README_END, README_START, replace_between_markers
+from ms2mnet.cli.models import README_END, README_START, replace_between_markers
 
 
 def test_models_command_lists_every_variant_with_its_size(capsys):

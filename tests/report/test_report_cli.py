@@ -30,7 +30,7 @@ def test_report_command_fails_with_the_reason(tmp_path, caplog):
 
 
 def test_params_file_gives_dataset_runs_and_seeds(tmp_path):
-    from ms2mnet.report.cli import from_params
+    from ms2mnet.cli.report import from_params
 
     params = tmp_path / "params.yaml"
     params.write_text("dataset: synthetic\nprofile: smoke\nruns: [ms2mnet-full, fusenet]\nseeds: [0, 1]\n")

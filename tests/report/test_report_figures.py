@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from ms2mnet.report.cli import from_params
+from ms2mnet.cli.report import from_params
 from ms2mnet.report.collect import collect_runs
 from ms2mnet.report.dsm_effect import dsm_effect, dsm_effect_lines
 from ms2mnet.report.figures.ablation_deltas import significance_marks, x_range

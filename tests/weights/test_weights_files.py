@@ -136,7 +136,7 @@ def test_resolve_refuses_in_one_line_naming_the_files_and_the_command(tmp_path):
 
 
 def test_the_runbook_table_is_generated_from_the_registrations():
-    from ms2mnet.weights.cli import TABLE_END, TABLE_START, weights_table
+    from ms2mnet.cli.weights import TABLE_END, TABLE_START, weights_table
 
     text = (REPO / "docs" / "reproduce.md").read_text()
     assert f"{TABLE_START}\n{weights_table()}\n{TABLE_END}" in text, \

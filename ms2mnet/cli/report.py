@@ -64,7 +64,7 @@ def preface(profile: str, params: Path | None, section: str | None) -> list[str]
     """What this report's runs are, and where the pipeline's other pass is reported."""
     import yaml
 
-    from .index import about
+    from ms2mnet.report.index import about
 
     lines = [f"**Profile `{profile}`: {about(profile)}.**", ""]
     pipeline = yaml.safe_load(params.read_text()) or {} if params else {}
@@ -78,8 +78,8 @@ def preface(profile: str, params: Path | None, section: str | None) -> list[str]
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from .index import write_index
-    from .render import render_report
+    from ms2mnet.report.index import write_index
+    from ms2mnet.report.render import render_report
 
     if args.params:
         args.dataset, args.profile, args.runs, args.seeds = from_params(args.params, args.params_section)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .registry import build_model, list_models
+from ms2mnet.models.registry import build_model, list_models
 
 README_START, README_END = "<!-- models-table:start -->", "<!-- models-table:end -->"
 

@@ -1,7 +1,8 @@
 """`ms2mnet` command line: one subcommand per stage of the suite.
 
-Each subcommand lives in the module that owns its work and exposes
-`register(subparsers)`; this file only wires them together.
+Each group of verbs is one module of this package exposing `register(subparsers)`; this file only
+wires them together. The package sits on top: it imports the library (models, bench, data, engine,
+report, weights) and nothing in the library imports it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import warnings
 
 # Modules that add subcommands, in the order `--help` lists them.
 COMMAND_MODULES = [
-    "ms2mnet.models.cli",
-    "ms2mnet.bench.cli",
-    "ms2mnet.data.cli",
-    "ms2mnet.engine.cli",
-    "ms2mnet.report.cli",
-    "ms2mnet.weights.cli",
+    "ms2mnet.cli.models",
+    "ms2mnet.cli.bench",
+    "ms2mnet.cli.data",
+    "ms2mnet.cli.run",
+    "ms2mnet.cli.report",
+    "ms2mnet.cli.weights",
 ]
 
 

@@ -12,15 +12,15 @@ import torch
 
 from ms2mnet.models import build_model, get_model, list_models, resolve_variant
 
-from .complexity import measure_complexity
-from .flops import UNIT, count_flops, count_flops_with_aux
-from .groups import module_groups
-from .inputs import example_inputs
-from .latency import measure_latency
-from .output import write_json, write_rows
-from .params import count_parameters
-from .scaling import mixer_sweep, model_sweep
-from .train import VAIHINGEN_TEST_TILE, bench_train
+from ms2mnet.bench.complexity import measure_complexity
+from ms2mnet.bench.flops import UNIT, count_flops, count_flops_with_aux
+from ms2mnet.bench.groups import module_groups
+from ms2mnet.bench.inputs import example_inputs
+from ms2mnet.bench.latency import measure_latency
+from ms2mnet.bench.output import write_json, write_rows
+from ms2mnet.bench.params import count_parameters
+from ms2mnet.bench.scaling import mixer_sweep, model_sweep
+from ms2mnet.bench.train import VAIHINGEN_TEST_TILE, bench_train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -295,7 +295,7 @@ def run_cost(args: argparse.Namespace) -> int:
     from ms2mnet.app import compose_config
     from ms2mnet.models.registry import parse_run
 
-    from .cost import TEST_SETS, cost_rows, markdown, prepared_test_set, read_measurements, schedule
+    from ms2mnet.bench.cost import TEST_SETS, cost_rows, markdown, prepared_test_set, read_measurements, schedule
 
     if args.threads:
         torch.set_num_threads(args.threads)

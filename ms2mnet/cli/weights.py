@@ -64,7 +64,7 @@ def _size(size: int | None) -> str:
 def _list(args: argparse.Namespace) -> int:
     from ms2mnet.models import get_model
 
-    from . import address, check
+    from ms2mnet.weights import address, check
 
     for model in models_of(args):
         decls = get_model(model).weights
@@ -103,7 +103,7 @@ def weights_table() -> str:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from ms2mnet.models.cli import replace_between_markers
+    from ms2mnet.cli.models import replace_between_markers
 
     table = weights_table()
     print(table)
@@ -116,8 +116,8 @@ def _fetch(args: argparse.Namespace) -> int:
     from ms2mnet.data.download import DownloadError
     from ms2mnet.models import get_model
 
-    from . import WeightsError, address
-    from .fetch import fetch_file
+    from ms2mnet.weights import WeightsError, address
+    from ms2mnet.weights.fetch import fetch_file
 
     failed, done = 0, set()
     args.dir.mkdir(parents=True, exist_ok=True)   # the DVC stage's output, also where nothing is needed
