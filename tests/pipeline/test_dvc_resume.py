@@ -2,30 +2,16 @@
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from tiny_repo import copy_repo
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = Path(__file__).resolve().parent / "crash_hook"
 TESTS = REPO / "tests"     # holds extra_models/tinyseg.py, the two-layer model that keeps this test fast
-
-
-def _copy_repo(dest: Path, env: dict) -> None:
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
-    for name in tracked.stdout.splitlines():
-        if (REPO / name).is_file() and not name.startswith(("reports/", "tests/")):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    params = {"dataset": "synthetic", "profile": "tiny", "runs": ["tinyseg"], "seeds": [0], "smoke": {"profile": "smoke", "runs": ["tinyseg"], "seeds": [1]}}
-    (dest / "params.yaml").write_text(yaml.safe_dump(params))
-    (dest / "conf" / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
-    for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):   # dvclive needs one commit
-        subprocess.run(["git", *git], cwd=dest, env=env, check=True)
 
 
 @pytest.mark.slow
@@ -33,7 +19,7 @@ def test_interrupted_dvc_repro_resumes_and_a_finished_stage_is_skipped(tmp_path)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": os.pathsep.join(map(str, (HOOK, tmp_path, TESTS))), "GIT_AUTHOR_NAME": "test",
            "GIT_AUTHOR_EMAIL": "test@localhost", "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@localhost"}
-    _copy_repo(tmp_path, env)
+    copy_repo(tmp_path, env)
     stage = "run@tinyseg-0"
     run_dir = tmp_path / "runs/synthetic/tiny/tinyseg/seed0"
 

@@ -5,14 +5,13 @@ run by two queue workers."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
+from tiny_repo import copy_repo
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
@@ -74,25 +73,12 @@ def test_two_job_sweep_through_the_submitit_launcher(tmp_path):
     assert len(list((tmp_path / "sweep").rglob("*_submitted.pkl"))) == 2   # two submitit jobs
 
 
-def _copy_repo(dest: Path, env: dict) -> None:
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
-    for name in tracked.stdout.splitlines():
-        if (REPO / name).is_file() and not name.startswith(("reports/", "tests/")):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    params = {"dataset": "synthetic", "profile": "tiny", "runs": ["tinyseg"], "seeds": [0]}
-    (dest / "params.yaml").write_text(yaml.safe_dump(params))
-    (dest / "conf" / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
-    for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
-        subprocess.run(["git", *git], cwd=dest, env=env, check=True)
-
-
 @pytest.mark.slow
 def test_two_queued_dvc_experiments_run_with_two_workers(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     env = _env(repo)
-    _copy_repo(repo, env)
+    copy_repo(repo, env)
 
     def dvc(*args, timeout=600) -> str:
         # Output to a file: the queue's workers outlive `dvc queue start` and would hold a pipe open.
