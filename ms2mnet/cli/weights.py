@@ -32,21 +32,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def models_of(args: argparse.Namespace) -> list[str]:
-    """Model names from the command line, or from params.yaml's runs; filtered by --profile's resolution."""
+    """Model names from the command line, or from params.yaml's runs and smoke.runs; with --profile, only
+    those whose runs start from weights (params.yaml's smoke runs under its smoke.profile)."""
     from ms2mnet.models import get_model, parse_run
 
-    names = list(args.models)
-    if not names:
+    named = [(name, args.profile) for name in args.models]
+    if not named:
         import yaml
 
         if not args.params.is_file():
             raise FileNotFoundError(f"{args.params} not found: name the models (ms2mnet models lists them) "
                                     "or pass --params")
-        names = [str(run) for run in (yaml.safe_load(args.params.read_text()) or {}).get("runs", [])]
-    models = list(dict.fromkeys(parse_run(name)[0] if "-" in name else get_model(name).name for name in names))
-    if args.profile:
-        models = [m for m in models if needs_weights(m, args.profile)]
-    return models
+        params = yaml.safe_load(args.params.read_text()) or {}
+        smoke = params.get("smoke") or {}
+        named = [(str(run), args.profile) for run in params.get("runs", [])]
+        named += [(str(run), smoke.get("profile") if args.profile else None) for run in smoke.get("runs", [])]
+    models = {}
+    for name, profile in named:
+        model = parse_run(name)[0] if "-" in name else get_model(name).name
+        if profile is None or needs_weights(model, profile):
+            models[model] = None
+    return list(models)
 
 
 def needs_weights(model: str, profile: str) -> bool:
@@ -80,17 +86,15 @@ def _list(args: argparse.Namespace) -> int:
 
 def weights_table() -> str:
     """Markdown: per model and declared file, what it initialises, where it comes from, its hash and DSM rule."""
-    from ms2mnet.models import get_model, list_models
+    from ms2mnet.models import get_model, shipped_models
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
     lines = ["| model | file | initialises | source | download | format | sha256 | DSM stem | note |",
              "|" + "---|" * 9]
-    for name in list_models():
+    for name in sorted(shipped_models(), key=lambda name: (name != "ms2mnet", name)):   # not import order
         entry = get_model(name)
-        if not entry.module.startswith(("ms2mnet.", "baselines")):
-            continue    # a model registered elsewhere (tests, an external package) is not the runbook's
         for decl in entry.weights:
             digest = ("not published: the file's tensors are checked" if not decl.sha256 else
                       f"`{decl.sha256}` (full)" if len(decl.sha256) == 64 else

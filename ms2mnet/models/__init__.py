@@ -4,7 +4,7 @@ Register a new one with `@register_model(name, label=..., ...)` (docs/adding-a-m
 """
 
 from .registry import (ModelEntry, build_model, for_layout, get_model, import_model_module,
-                       list_models, parse_run, register_model, resolve_variant, run_name, WeightFile)
+                       list_models, parse_run, shipped_models, register_model, resolve_variant, run_name, WeightFile)
 
 __all__ = ["ModelEntry", "build_model", "for_layout", "get_model", "import_model_module",
-           "list_models", "parse_run", "register_model", "resolve_variant", "run_name", "WeightFile"]
+           "list_models", "parse_run", "shipped_models", "register_model", "resolve_variant", "run_name", "WeightFile"]

@@ -141,6 +141,13 @@ def list_models() -> dict[str, list[str | None]]:
     return {name: entry.variant_names for name, entry in _REGISTRY.items()}
 
 
+def shipped_models() -> list[str]:
+    """The models the suite itself ships (registered by `LOCATIONS`), without any a user or a test added."""
+    _import_locations()
+    return [name for name, entry in _REGISTRY.items()
+            if any(entry.module == place or entry.module.startswith(place + ".") for place in LOCATIONS)]
+
+
 def resolve_variant(name: str, variant: str | None) -> str | None:
     entry = get_model(name)
     variant = variant or entry.default_variant

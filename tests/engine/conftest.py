@@ -27,3 +27,13 @@ def tiny_config(tiny_overrides):
 def tiny_overrides(prepared, tmp_path) -> list[str]:
     """The command-line overrides behind `tiny_config`."""
     return [f"paths.prepared={prepared}", f"paths.runs={tmp_path}", "device=cpu", "profile=tiny"]
+
+
+@pytest.fixture
+def tinyseg(tiny_config, tmp_path_factory):
+    """`tiny_config` for the two-layer test model (tests/extra_models/tinyseg.py): engine tests that need no
+    real network run in about a second."""
+    conf = tmp_path_factory.mktemp("conf")
+    (conf / "model").mkdir()
+    (conf / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
+    return lambda *overrides: tiny_config("model=tinyseg", f"hydra.searchpath=[file://{conf}]", *overrides)

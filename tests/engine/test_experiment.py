@@ -29,24 +29,24 @@ def test_run_writes_everything_a_report_needs(tiny_config, tmp_path):
     assert (run_dir / "checkpoint.pt").is_file()
 
 
-def test_test_best_selection_is_marked(tiny_config):
-    metrics = run(tiny_config("selection=test_best"))
+def test_test_best_selection_is_marked(tinyseg):
+    metrics = run(tinyseg("selection=test_best"))
     assert metrics["selection"] == "test_best" and "test set" in metrics["warning"]
     assert metrics["selected_epoch"] in (1, 2)
 
 
-def test_test_best_selection_survives_a_resume(tiny_config, tmp_path):
+def test_test_best_selection_survives_a_resume(tinyseg, tmp_path):
     """The epochs judged before an interruption count after the resume; a fresh run forgets them."""
     from ms2mnet.engine.checkpoint import load_checkpoint, save_checkpoint
 
-    run(tiny_config("selection=test_best"))
-    best_path = tmp_path / "synthetic" / "tiny" / "ms2mnet-full" / "seed0" / "test_best.pt"
+    run(tinyseg("selection=test_best"))
+    best_path = tmp_path / "synthetic" / "tiny" / "tinyseg" / "seed0" / "test_best.pt"
     saved = load_checkpoint(best_path, require=("epoch", "metrics", "state"))
     saved["metrics"]["miou"] = 2.0   # a choice no epoch of the resumed run can beat, marked by its epoch
     save_checkpoint(best_path, epoch=99, metrics=saved["metrics"], state=saved["state"])
-    resumed = run(tiny_config("selection=test_best"))   # the checkpoint is final: no epoch is trained again
+    resumed = run(tinyseg("selection=test_best"))   # the checkpoint is final: no epoch is trained again
     assert resumed["selected_epoch"] == 99
-    fresh = run(tiny_config("selection=test_best", "resume=false"))
+    fresh = run(tinyseg("selection=test_best", "resume=false"))
     assert fresh["selected_epoch"] in (1, 2)
     assert load_checkpoint(best_path, require=("epoch",))["epoch"] == fresh["selected_epoch"]
 

@@ -13,14 +13,6 @@ from ms2mnet.experiment import Selection, run
 from ms2mnet.models import get_model, import_model_module, registry
 
 
-@pytest.fixture
-def tinyseg(tiny_config, tmp_path_factory):
-    conf = tmp_path_factory.mktemp("conf")
-    (conf / "model").mkdir()
-    (conf / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
-    return lambda *overrides: tiny_config("model=tinyseg", f"hydra.searchpath=[file://{conf}]", *overrides)
-
-
 # One model per family: SGD + MultiStepLR (the SSRS lineage and MS2MNet), AdamW + Lookahead + cosine
 # restarts + groups, Nesterov SGD + OneCycle, Adamax + poly, SGD + poly with Caffe's bias rules.
 @pytest.mark.parametrize("family", ["cmfnet", "unetformer", "esanet", "cmgfnet", "fusenet"])

@@ -12,7 +12,7 @@ from torch import nn
 from ms2mnet.engine.optim import add_lookahead, build_optimizer, build_scheduler, step_schedule
 from ms2mnet.engine.recipes import RECIPES
 from ms2mnet.engine.trainer import TrainSettings
-from ms2mnet.models import get_model, list_models
+from ms2mnet.models import get_model, shipped_models
 
 pytestmark = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`")
 BOOKKEEPING = dict(num_workers=0, checkpoint_every=1000, log_every=50)
@@ -44,7 +44,7 @@ def lrs_at(settings: TrainSettings, iterations: list[int]) -> dict[int, list[flo
 
 def test_every_model_registers_a_cited_official_recipe():
     assert RECIPES == ("protocol", "official")
-    for name in list_models():
+    for name in shipped_models():
         recipe = get_model(name).recipe
         assert recipe is not None and recipe.source and recipe.cites, name
         settings = recipe_settings(name)                    # every value is a training setting

@@ -25,6 +25,7 @@ def fresh_run(store, run_dir, s: TrainSettings, variant="full", **kwargs):
     return model
 
 
+@pytest.mark.slow      # 25 s; the default pipeline's demo shows learning at scale (reports/synthetic/demo)
 def test_short_run_learns_beyond_the_majority_class(prepared, tmp_path):
     store = TileStore(prepared / "synthetic")
     s = settings(crop=64, batch_size=4, epochs=1, iterations_per_epoch=30, milestones=(5,), lr=0.02)
