@@ -5,7 +5,7 @@ config, with the model's registered defaults filled in and `model.init`: the wei
 from, each with its sha256, or `scratch`), env.json (commit, versions, device, seed, init),
 checkpoint.pt (with the run's training fingerprint), dvclive/ (training curves), metrics.json,
 predictions/ (palette PNGs of a fixed crop of each test tile). Complexity does not depend on the seed:
-`ms2mnet complexity` measures it once per run name, into runs/<dataset>/<profile>/<run>/complexity.json
+`ms2mnet complexity` measures it once per run name, into runs/<dataset>/<profile>/complexity/<run>.json
 (its latency settings come from the profile).
 """
 
@@ -53,6 +53,12 @@ def run_dir_of(cfg: DictConfig) -> Path:
     """runs/<dataset>/<profile>/<run>/seed<k>: the profile is part of the path, so a paper run never
     resumes a smoke checkpoint (conf/config.yaml's hydra.run.dir builds the same path)."""
     return Path(cfg.paths.runs) / cfg.dataset.name / cfg.profile.name / cfg.run / f"seed{cfg.seed}"
+
+
+def complexity_path(cfg: DictConfig) -> Path:
+    """runs/<dataset>/<profile>/complexity/<run>.json: one record per run name (the cost does not depend on the
+    seed), all of a pass in one folder, so one DVC stage measures the whole pass in one process."""
+    return Path(cfg.paths.runs) / cfg.dataset.name / cfg.profile.name / "complexity" / f"{cfg.run}.json"
 
 
 def environment(cfg: DictConfig, device: torch.device) -> dict:
@@ -312,8 +318,7 @@ class Selection:
 
 
 def measure(cfg: DictConfig) -> dict:
-    """The run's complexity (`profile.complexity` settings), written once per run name to
-    runs/<dataset>/<profile>/<run>/complexity.json: it does not depend on the seed."""
+    """The run's complexity (`profile.complexity` settings), written to `complexity_path(cfg)`."""
     validate_config(cfg)
     complete_model_config(cfg)
     _, device = distributed.setup(cfg.device)
@@ -323,4 +328,4 @@ def measure(cfg: DictConfig) -> dict:
                               latency_warmup=settings.warmup, amp=cfg.amp and device.type == "cuda",
                               memory=settings.get("memory", True), aux=settings.get("aux", True),
                               options=OmegaConf.to_container(cfg.model.options, resolve=True),
-                              out_path=run_dir_of(cfg).parent / "complexity.json")
+                              out_path=complexity_path(cfg))

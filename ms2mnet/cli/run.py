@@ -21,11 +21,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=run_command)
 
     complexity = subparsers.add_parser(
-        "complexity", help="GMACs, parameters, latency and memory of one configured model -> complexity.json",
-        description="Measures the model of a run configuration (same overrides as `ms2mnet run`) with the "
-                    "profile's complexity settings and writes runs/<dataset>/<profile>/<run>/complexity.json (once per "
-                    "run: it does not depend on the seed).")
-    complexity.add_argument("--run", metavar="NAME", help="a run name as params.yaml lists it")
+        "complexity", help="GMACs, parameters, latency and memory of configured models -> complexity/<run>.json",
+        description="Measures the model of each run (same overrides as `ms2mnet run`) with the profile's complexity "
+                    "settings and writes runs/<dataset>/<profile>/complexity/<run>.json (once per run: it does not "
+                    "depend on the seed). Several runs share one process, which saves its start-up (seconds).")
+    complexity.add_argument("--run", metavar="NAME", action="append", default=[],
+                            help="a run name as params.yaml lists it; repeat it for several")
+    complexity.add_argument("--params", type=Path, help="measure every run of the pipeline's params.yaml (dataset "
+                                                        "and profile too), as the DVC stage does")
+    complexity.add_argument("--params-section", metavar="KEY", help="with --params: the runs and profile of this "
+                                                                    "section (e.g. smoke)")
     complexity.add_argument("overrides", nargs="*", help="Hydra overrides (key=value)")
     complexity.set_defaults(func=complexity_command)
 
@@ -72,12 +77,18 @@ def latency_note(latency: dict) -> str:
 
 def complexity_command(args: argparse.Namespace) -> int:
     from ms2mnet.app import compose_config
+    from ms2mnet.cli.report import from_params
     from ms2mnet.experiment import measure
 
-    record = measure(compose_config(*(run_overrides(args.run) if args.run else []), *args.overrides))
-    print(f"{record['model']} {record['variant'] or ''}: {record['params']['total'] / 1e6:.2f} M parameters, "
-          f"{record['gmacs']:.2f} {record['unit']}, {record['latency']['median_ms']:.0f} ms median latency "
-          f"({latency_note(record['latency'])})")
+    runs, overrides = args.run, list(args.overrides)
+    if args.params:
+        dataset, profile, runs, _ = from_params(args.params, args.params_section)
+        overrides = [f"dataset={dataset}", f"profile={profile}"] + overrides
+    for run in runs or [None]:
+        record = measure(compose_config(*(run_overrides(run) if run else []), *overrides))
+        print(f"{record['model']} {record['variant'] or ''}: {record['params']['total'] / 1e6:.2f} M parameters, "
+              f"{record['gmacs']:.2f} {record['unit']}, {record['latency']['median_ms']:.0f} ms median latency "
+              f"({latency_note(record['latency'])})")
     return 0
 
 

@@ -1,5 +1,5 @@
 """Read the run directories a report covers: runs/<dataset>/<profile>/<run>/seed<k>/{metrics,env}.json and
-the run's complexity.json (measured once per model and variant, beside the seed folders).
+the run's complexity record (complexity/<run>.json, measured once per model and variant, not per seed).
 
 A seed without a readable metrics.json is not an error here: it is recorded as missing (no run
 directory) or failed (a directory without usable metrics), so that tables show it as missing.
@@ -183,7 +183,7 @@ def collect_runs(runs_dir: Path, dataset: str, runs: list[str], seeds: list[int]
         run_dir = Path(runs_dir) / dataset / profile / run
         found = _same_evaluation([read_seed(run_dir, run, seed, dataset, profile) for seed in seeds], profile)
         model, variant = _model_and_variant(run, found)
-        complexity, _ = _read_json(run_dir / "complexity.json")
+        complexity, _ = _read_json(run_dir.parent / "complexity" / f"{run}.json")
         results.append(RunResults(run, model, variant, {s.seed: s for s in found}, complexity))
         for seed in found:
             if not seed.ok:

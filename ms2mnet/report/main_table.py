@@ -15,7 +15,7 @@ UNCHECKED_MARK = "*"     # a published number nobody compared with its primary s
 
 
 def complexity_of(run: RunResults) -> dict:
-    """Params (M), GMACs and median latency from the run's complexity.json; None where nothing was measured."""
+    """Params (M), GMACs and median latency from the run's complexity record; None where nothing was measured."""
     record = run.complexity
     if not record:
         return {"params_m": None, "gmacs": None, "gmacs_with_aux": None, "latency_ms": None, "latency_device": None,

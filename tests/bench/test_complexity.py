@@ -23,3 +23,23 @@ def test_record_is_written_atomically_with_numbers_and_conditions(tmp_path, full
     assert record["throughput"]["batch"] == 2 and record["throughput"]["images_per_s"] > 0
     assert record["peak_memory"] == {"measured": False, "reason": "skipped (memory=False)"}
     assert record["torch"] and record["device_name"]
+
+
+def test_one_process_measures_every_run_of_a_pass(tmp_path):
+    """`ms2mnet complexity --params` (the DVC stages): each run of the section gets its own record in the
+    pass's complexity folder, under the section's profile."""
+    import yaml
+
+    from ms2mnet.cli import main
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"dataset": "synthetic", "profile": "smoke", "runs": ["ms2mnet-full"],
+                                      "seeds": [0], "smoke": {"profile": "tiny", "seeds": [0],
+                                                              "runs": ["unetformer", "ms2mnet-no_mixer"]}}))
+    assert main(["complexity", "--params", str(params), "--params-section", "smoke",
+                 f"paths.runs={tmp_path / 'runs'}", "profile.complexity.aux=false"]) == 0
+    folder = tmp_path / "runs" / "synthetic" / "tiny" / "complexity"
+    assert sorted(p.name for p in folder.iterdir()) == ["ms2mnet-no_mixer.json", "unetformer.json"]
+    record = json.loads((folder / "ms2mnet-no_mixer.json").read_text())
+    assert (record["model"], record["variant"], record["latency"]["resolution"]) == ("ms2mnet", "no_mixer", [64, 64])
+    assert json.loads((folder / "unetformer.json").read_text())["model"] == "unetformer"

@@ -106,7 +106,7 @@ def test_commands_run_on_synthetic_data(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     for run in ("ms2mnet-full", "ms2mnet-no_dfe", *baselines.split()):
         assert (tmp_path / "runs" / "synthetic" / "tiny" / run / "seed0" / "metrics.json").is_file()
-        assert (tmp_path / "runs" / "synthetic" / "tiny" / run / "complexity.json").is_file()
+        assert (tmp_path / "runs" / "synthetic" / "tiny" / "complexity" / f"{run}.json").is_file()
     report = (tmp_path / "reports" / "synthetic" / "tiny" / "README.md").read_text()
     assert "ms2mnet-no_dfe" in report and "Verdict" not in report
     assert (tmp_path / "reports" / "synthetic" / "train-cost-ms2mnet.json").is_file()

@@ -29,6 +29,6 @@ def test_tinyseg_trains_evaluates_and_is_measured(prepared, tmp_path):
     cost = subprocess.run([sys.executable, "-m", "ms2mnet.cli", "complexity", "--run", "tinyseg",
                            *overrides[2:], "profile.complexity.memory=true"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert cost.returncode == 0, cost.stderr[-3000:]
-    record = json.loads((run_dir / "complexity.json").read_text())
+    record = json.loads((run_dir.parent / "complexity" / "tinyseg.json").read_text())
     assert record["params"]["total"] == 4 * 8 * 9 + 8 + 8 * 6 + 6
     assert record["peak_memory"]["measured"], record["peak_memory"]

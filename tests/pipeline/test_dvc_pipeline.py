@@ -33,13 +33,14 @@ def test_default_runs_are_every_registered_model_and_variant(pipeline):
     assert params["profile"] == "demo" and params["smoke"]["profile"] == "smoke"
 
 
-def test_matrix_lists_every_run_and_seed_and_complexity_once_per_run(pipeline):
+def test_matrix_lists_every_run_and_seed_and_one_complexity_stage_per_pass(pipeline):
     stages, _, params = pipeline
     smoke = params["smoke"]
     runs = {f"run@{r}-{s}" for r in params["runs"] for s in params["seeds"]}
     smoke_runs = {f"smoke@{r}-{s}" for r in smoke["runs"] for s in smoke["seeds"]}
-    complexity = {f"complexity@{r}" for r in params["runs"]} | {f"smoke-complexity@{r}" for r in smoke["runs"]}
-    assert set(stages) == {"fetch", "prepare", "weights", "report"} | runs | smoke_runs | complexity
+    assert set(stages) == {"fetch", "prepare", "weights", "complexity", "smoke-complexity", "report"} | runs | smoke_runs
+    assert stages["complexity"].cmd == "ms2mnet complexity --params params.yaml"
+    assert stages["smoke-complexity"].cmd == "ms2mnet complexity --params params.yaml --params-section smoke"
 
 
 def test_dag(pipeline):
@@ -73,8 +74,9 @@ def test_stages_declare_metrics_and_plots(pipeline):
     run = stages[f"run@{params['runs'][0]}-{params['seeds'][0]}"]
     assert any(str(o).endswith("metrics.json") for o in run.outs if o.metric)
     assert any("dvclive" in str(o) for o in run.outs if o.plot)
-    cost = stages[f"complexity@{params['runs'][0]}"]
-    assert [Path(str(o)).name for o in cost.outs if o.metric] == ["complexity.json"]
+    for stage, profile in (("complexity", params["profile"]), ("smoke-complexity", params["smoke"]["profile"])):
+        metrics = [Path(str(o.fs_path)).resolve().relative_to(REPO).as_posix() for o in stages[stage].outs if o.metric]
+        assert metrics == [f"runs/{params['dataset']}/{profile}/complexity"]
 
 
 def test_checkpoint_and_curves_survive_a_stage_rerun(pipeline):

@@ -32,7 +32,7 @@ def test_dvc_repro_from_archives_to_reports(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     for run in params["runs"]:
-        assert (tmp_path / f"runs/synthetic/tiny/{run}/complexity.json").is_file()
+        assert (tmp_path / f"runs/synthetic/tiny/complexity/{run}.json").is_file()
         for seed in params["seeds"]:
             assert (tmp_path / f"runs/synthetic/tiny/{run}/seed{seed}/metrics.json").is_file()
     assert (tmp_path / "runs/synthetic/smoke/unetformer/seed0/metrics.json").is_file()

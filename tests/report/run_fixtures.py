@@ -19,7 +19,7 @@ def write_run(runs_dir: Path, dataset: str, run: str, seed: int, miou: float, mf
               oa: float | None = None, selection: str = "last", gmacs: float = 33.39, params: int = 47_340_000,
               latency_ms: float = 400.0, predictions: dict[str, np.ndarray] | None = None,
               profile: str = "smoke") -> Path:
-    """A seed directory as `ms2mnet run` leaves it, and the run's complexity.json as the pipeline's
+    """A seed directory as `ms2mnet run` leaves it, and the run's complexity/<run>.json as the pipeline's
     complexity stage leaves it; metrics in fractions, per-class IoU = miou + 0.01 * class."""
     model, _, variant = run.partition("-")
     folder = runs_dir / dataset / profile / run / f"seed{seed}"
@@ -32,7 +32,8 @@ def write_run(runs_dir: Path, dataset: str, run: str, seed: int, miou: float, mf
                "model": model, "variant": variant, "dataset": dataset, "profile": profile, "seed": seed,
                "eval_window": 64, "eval_stride": 32, "tta": False}
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    (folder.parent / "complexity.json").write_text(json.dumps({   # once per run, beside the seeds
+    (folder.parents[1] / "complexity").mkdir(exist_ok=True)
+    (folder.parents[1] / "complexity" / f"{run}.json").write_text(json.dumps({   # once per run, not per seed
         "model": model, "variant": variant, "input": {"image": [1, 3, 256, 256], "dsm": [1, 1, 256, 256]},
         "gmacs": gmacs, "gmacs_with_aux": round(gmacs + 3.03, 2), "params": {"total": params, "trainable": params},
         "latency": {"median_ms": latency_ms, "p90_ms": latency_ms * 1.1, "device": "cpu", "threads": 2,
