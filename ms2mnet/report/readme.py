@@ -24,8 +24,9 @@ def readme(dataset: str, seeds: list[int], runs: list[str], prov: dict, missing:
     """`preface`: Markdown lines placed after the header list (what the profile is, the DSM effect)."""
     lines = [f"# Benchmark report: {dataset}", ""]
     if is_synthetic(dataset):
-        lines += [f"> **{SYNTHETIC_CAVEAT.capitalize()}.** Rendered from the procedural `{dataset}` dataset: "
-                  "it checks that the pipeline runs end to end; no number here says anything about MS2MNet.", ""]
+        lines += [f"> **{SYNTHETIC_CAVEAT.capitalize()}.** Rendered from the procedural `{dataset}` dataset, "
+                  "scenes in which only the height tells buildings from impervious surfaces: what its runs can show "
+                  "is said below, by their profile; no number here says anything about MS2MNet on ISPRS data.", ""]
     tree = prov.get("rendered_from") or {}
     if tree.get("dirty"):
         lines += [f"> **Rendered from a dirty tree** (commit {tree['commit']} with uncommitted changes: "

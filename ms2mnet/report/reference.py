@@ -20,7 +20,7 @@ def _entry(model: str) -> ModelEntry | None:
         return None
 
 
-SYNTHETIC_CAVEAT = "synthetic data: pipeline check, not paper numbers"
+SYNTHETIC_CAVEAT = "synthetic data, not paper numbers"
 
 
 def is_synthetic(dataset: str) -> bool:

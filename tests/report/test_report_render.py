@@ -41,7 +41,7 @@ def test_readme_header_lists_provenance_and_missing_runs(rendered):
     out, summary = rendered
     text = (out / "README.md").read_text()
     assert text.startswith("# Benchmark report: synthetic")
-    assert "**Synthetic data: pipeline check, not paper numbers.**" in text
+    assert "**Synthetic data, not paper numbers.**" in text
     assert "- Seeds: 0, 1, 2" in text and "- Commit of the runs: abc123" in text
     assert "sliding window 64, stride 32, flip TTA off" in text
     assert "`ms2mnet-no_dfe` seed 2: not run (no run directory)" in text
@@ -52,7 +52,7 @@ def test_readme_header_lists_provenance_and_missing_runs(rendered):
 
 def test_readme_tables_have_the_right_cells(rendered):
     text = (rendered[0] / "README.md").read_text()
-    assert "## 1. Main comparison (synthetic; synthetic data: pipeline check, not paper numbers)" in text
+    assert "## 1. Main comparison (synthetic; synthetic data, not paper numbers)" in text
     assert "## 4. Per-tile mIoU" in text and "## 5. DSM robustness" not in text   # no `ms2mnet evaluate` yet
     assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | not recorded | 47.34 | 33.39 | 36.42 | 400 | 92.00 ± 4.97 | 87.00 ± 4.97 | " \
            "82.00 ± 4.97 | 3/3 |" in text

@@ -52,7 +52,7 @@ def test_main_table_cells(results):
         assert table.cell(run, "seeds") == "0/3"
     # synthetic data: no paper columns, and the title and caption say why
     assert not any(c.startswith("paper") for c in table.columns)
-    assert "pipeline check, not paper numbers" in table.title
+    assert "synthetic data, not paper numbers" in table.title
     assert "Paper numbers are omitted" in table.caption
 
 
@@ -94,7 +94,7 @@ def test_csv_keeps_numbers_and_leaves_missing_empty(results):
     full = next(r for r in rows if r["run"] == "ms2mnet-full")
     assert float(full["miou_mean"]) == pytest.approx(82.0)
     assert float(full["miou_ci95"]) == pytest.approx(4.9683, abs=1e-4)
-    assert full["note"] == "synthetic data: pipeline check, not paper numbers"
+    assert full["note"] == "synthetic data, not paper numbers"
     attention = next(r for r in rows if r["run"] == "ms2mnet-attention")
     assert attention["miou_mean"] == "" and attention["gmacs"] == "" and attention["status"] == "missing"
     one_seed = next(r for r in rows if r["run"] == "ms2mnet-no_asaf")
@@ -109,7 +109,7 @@ def test_markdown_and_latex_renderings(results):
     assert "| ms2mnet-full | MS2MNet | 2x ResNet-50 | not recorded | 47.34 | 33.39 | 36.42 | 400 | 92.00 ± 4.97 |" in markdown[2]
     latex = to_latex(table)
     assert r"82.00 $\pm$ 4.97" in latex and r"ms2mnet-no\_dfe" in latex
-    assert r"\caption{Main comparison (synthetic; synthetic data: pipeline check, not paper numbers)." in latex
+    assert r"\caption{Main comparison (synthetic; synthetic data, not paper numbers)." in latex
     assert latex.count(r"\\") == 1 + len(RUNS)
 
 
