@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def models_of(args: argparse.Namespace) -> list[str]:
     """Model names from the command line, or from params.yaml's runs and smoke.runs; with --profile, only
     those whose runs start from weights (params.yaml's smoke runs under its smoke.profile)."""
-    from ms2mnet.models import get_model, parse_run
+    from ms2mnet.models import parse_run
 
     named = [(name, args.profile) for name in args.models]
     if not named:
@@ -49,10 +49,21 @@ def models_of(args: argparse.Namespace) -> list[str]:
         named += [(str(run), smoke.get("profile") if args.profile else None) for run in smoke.get("runs", [])]
     models = {}
     for name, profile in named:
-        model = parse_run(name)[0] if "-" in name else get_model(name).name
+        model = name.partition("-")[0]
+        import_module_of(model)     # a model defined outside the suite registers when imported, as in a run
+        parse_run(name)             # refuses an unknown model or variant, naming the valid ones
         if profile is None or needs_weights(model, profile):
             models[model] = None
     return list(models)
+
+
+def import_module_of(model: str) -> None:
+    """Import the module that conf/model/<model>.yaml names in `module:`, if any."""
+    from ms2mnet.app import CONF_DIR, compose_config
+    from ms2mnet.models import import_model_module
+
+    if (CONF_DIR / "model" / f"{model}.yaml").is_file():
+        import_model_module(compose_config(f"model={model}").model.get("module"))
 
 
 def needs_weights(model: str, profile: str) -> bool:

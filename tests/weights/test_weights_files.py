@@ -121,6 +121,25 @@ def test_list_on_a_fresh_clone_names_every_default_runs_files_as_missing(tmp_pat
         assert " missing " in line and line.endswith(decl.url or decl.manual)
 
 
+def test_a_model_defined_outside_the_suite_is_found_through_its_module(tmp_path, capsys, monkeypatch):
+    """params.yaml may list a user's model (conf/model/<name>.yaml with `module:`): the weights stage imports
+    the module, as a run does, instead of calling the model unknown."""
+    import shutil
+
+    from ms2mnet import app
+
+    conf = tmp_path / "conf"
+    shutil.copytree(app.CONF_DIR, conf)
+    (conf / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
+    monkeypatch.setattr(app, "CONF_DIR", conf)
+    monkeypatch.syspath_prepend(str(REPO / "tests"))
+    (tmp_path / "params.yaml").write_text("runs: [tinyseg]\nsmoke: {profile: smoke, runs: [tinyseg], seeds: [0]}\n")
+    assert main(["weights", "list", "--params", str(tmp_path / "params.yaml")]) == 0
+    assert capsys.readouterr().out.strip() == "tinyseg: declares no pretrained weights"
+    assert main(["weights", "fetch", "--profile", "paper", "--params", str(tmp_path / "params.yaml"),
+                 "--dir", str(tmp_path / "w")]) == 0
+
+
 def test_offline_fetch_gives_one_line_per_missing_file_with_its_address(tmp_path, capsys):
     assert main(["weights", "fetch", "esanet", "--dir", str(tmp_path / "w")]) == 1
     out = capsys.readouterr().out.strip().splitlines()
