@@ -4,6 +4,7 @@ run by two queue workers."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -103,5 +104,11 @@ def test_two_queued_dvc_experiments_run_with_two_workers(tmp_path):
     finally:
         dvc("queue", "stop", "--kill")
     assert status.count("Success") == 2, status
-    dvc("exp", "apply", "seed1")
-    assert (repo / "runs" / "synthetic" / "tiny" / "tinyseg" / "seed1" / "metrics.json").is_file()
+    # Each ran in a temporary copy: its metrics come back through DVC's cache.
+    shown = json.loads(subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=repo, env=env,
+                                      capture_output=True, text=True, check=True, timeout=300).stdout)
+    metrics = {rev["name"]: rev["data"]["metrics"] for top in shown for exp in top.get("experiments") or []
+               for rev in exp["revs"]}
+    for seed in (0, 1):
+        record = metrics[f"seed{seed}"][f"runs/synthetic/tiny/tinyseg/seed{seed}/metrics.json"]["data"]
+        assert record["seed"] == seed and 0 <= record["miou"] <= 1
