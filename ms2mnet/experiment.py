@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import platform
 import random
-import subprocess
 from contextlib import nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ms2mnet.bench.complexity import measure_complexity
+from ms2mnet.checkout import source_tree
 from ms2mnet.bench.latency import device_name
 from ms2mnet.data.locks import exclusive
 from ms2mnet.data.sampling import RandomCrops, WholeTiles
@@ -68,16 +68,10 @@ def environment(cfg: DictConfig, device: torch.device) -> dict:
         except PackageNotFoundError:
             return None
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True,
-                                    text=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = None, None
+    tree = source_tree(REPO)    # dvc.lock and the other pipeline outputs do not make a repro's runs dirty
     return {
-        "git_commit": commit,
-        "git_dirty": dirty,
+        "git_commit": tree["commit"],
+        "git_dirty": tree["dirty"],
         "packages": {name: package_version(name) for name in PACKAGES},
         "python": platform.python_version(),
         "host": platform.node(),

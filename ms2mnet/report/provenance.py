@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
+from ms2mnet.checkout import REPO, source_tree  # noqa: F401  (render.py and the tests read source_tree here)
 
 from .collect import RunResults
 
@@ -33,27 +32,6 @@ def provenance(runs: list[RunResults]) -> dict:
 def missing_seeds(runs: list[RunResults]) -> list[dict]:
     return [{"run": r.name, "seed": s.seed, "problem": s.problem, "path": str(s.path)}
             for r in runs for s in r.problems]
-
-
-# What the pipeline itself writes while it runs (DVC also adds its outputs to .gitignore files): changes
-# there do not make the code tree dirty.
-PIPELINE_OUTPUTS = ("dvc.lock", "reports", "runs", "data", ".dvc", "**/.gitignore")
-REPO = Path(__file__).resolve().parents[2]
-
-
-def source_tree(root: Path = REPO) -> dict:
-    """The commit of the checkout that renders the report, and whether it has changes outside the pipeline's
-    own outputs (`PIPELINE_OUTPUTS`): {"commit", "dirty", "changed": first changed paths}. Outside a git
-    checkout, commit and dirty are None."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
-    try:
-        commit = git("rev-parse", "HEAD").strip()
-        status = git("status", "--porcelain", "--", ".", *(f":(exclude,glob){p}" for p in PIPELINE_OUTPUTS))
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None, "changed": []}
-    changed = [line[3:] for line in status.splitlines() if line.strip()]
-    return {"commit": commit, "dirty": bool(changed), "changed": changed[:5]}
 
 
 class DirtyTreeError(RuntimeError):

@@ -3,7 +3,10 @@
 import subprocess
 
 import pytest
+import torch
+from omegaconf import OmegaConf
 
+from ms2mnet.experiment import environment
 from ms2mnet.report import render_report
 from ms2mnet.report.main_table import latency_conditions
 from ms2mnet.report.provenance import DirtyTreeError, source_tree
@@ -11,7 +14,7 @@ from ms2mnet.report.provenance import DirtyTreeError, source_tree
 from .run_fixtures import RUNS, SEEDS
 
 
-def test_source_tree_sees_code_changes_but_not_the_pipelines_outputs(tmp_path):
+def test_source_tree_sees_code_changes_but_not_the_pipelines_outputs(tmp_path, monkeypatch):
     def git(*args):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
                        capture_output=True)
@@ -30,6 +33,12 @@ def test_source_tree_sees_code_changes_but_not_the_pipelines_outputs(tmp_path):
     tree = source_tree(tmp_path)
     assert tree["dirty"] is True and tree["changed"] == ["code.py"] and len(tree["commit"]) == 40
     assert source_tree(tmp_path / "reports" / "..")["commit"] == tree["commit"]
+
+    # A run's env.json follows the same rule, so the runs of a `dvc repro` on a clean clone are not dirty.
+    (tmp_path / "code.py").write_text("x = 1\n")
+    monkeypatch.setattr("ms2mnet.experiment.REPO", tmp_path)
+    env = environment(OmegaConf.create({"seed": 0}), torch.device("cpu"))
+    assert (env["git_commit"], env["git_dirty"]) == (tree["commit"], False)
 
 
 def test_a_dirty_tree_is_refused_unless_allowed_and_then_marked(fixture_runs, fixture_prepared, tmp_path,
