@@ -79,7 +79,8 @@ def test_commands_as_written_parse_and_compose(tmp_path):
         args = parser.parse_args(argv)
         commands.add(args.command if args.command != "bench" else f"bench {args.bench_command}")
         if args.command in ("run", "complexity"):
-            overrides = tuple(run_overrides(args.run) + args.overrides)
+            run = args.run if args.command == "run" else args.run[0]     # complexity takes several --run
+            overrides = tuple(run_overrides(run) + args.overrides)
             key = tuple(o for o in overrides if not o.startswith("seed="))   # seeds compose alike
             if overrides[0].removeprefix("model=") in registered and key not in composed:
                 cfg = compose_config(*overrides)   # a wrong key, value or variant raises here
