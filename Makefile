@@ -12,10 +12,13 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # pip takes torch/torchvision from the wheels on this machine's disk (pinned in pyproject.toml).
+# pip byte-compiles on one core, compileall -j 0 on all of them: 2 min 22 s became 1 min 50 s on 2 cores.
+# Its exit status is ignored: some packages ship files that are not meant to compile (templates, py2 examples).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 \
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e '.[dev]' 2>&1 \
 		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
 	$(BIN)/python -c "import ms2mnet, torch, timm, fvcore"
 	touch $(STAMP)
 

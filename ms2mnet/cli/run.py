@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "hydra/launcher=slurm) work too.")
     run.add_argument("--run", metavar="NAME", help="a run name as params.yaml lists it (ms2mnet-no_dfe, fusenet): "
                                                    "sets model= and variant=")
+    run.add_argument("--params", type=Path, help="every run and seed of the pipeline's params.yaml (dataset and "
+                                                 "profile too), one after the other in this process, as the DVC "
+                                                 "smoke stage does; it goes on after a refused run and exits 2")
+    run.add_argument("--params-section", metavar="KEY", help="with --params: the runs, seeds and profile of this "
+                                                             "section (e.g. smoke)")
     run.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides (key=value) and flags")
     run.set_defaults(func=run_command)
 
@@ -65,8 +71,27 @@ def run_overrides(run: str) -> list[str]:
 def run_command(args: argparse.Namespace) -> int:
     from ms2mnet.app import main
 
-    overrides = (run_overrides(args.run) if args.run else []) + args.overrides
-    return main("config", overrides, verbose=args.verbose)   # 2 after a refusal's one line
+    if not args.params:
+        if args.params_section:
+            raise ValueError("--params-section needs --params")
+        overrides = (run_overrides(args.run) if args.run else []) + args.overrides
+        return main("config", overrides, verbose=args.verbose)   # 2 after a refusal's one line
+    if args.run:
+        raise ValueError("give --run or --params, not both")
+    from ms2mnet.cli.report import from_params
+
+    # One process for a whole pass: each run of a fresh process spends seconds importing torch and timm.
+    dataset, profile, runs, seeds = from_params(args.params, args.params_section)
+    refused = []
+    for run in runs:
+        for seed in seeds:
+            overrides = run_overrides(run) + [f"dataset={dataset}", f"profile={profile}", f"seed={seed}"]
+            if main("config", overrides + args.overrides, verbose=args.verbose):
+                refused.append(f"{run} seed {seed}")
+    if refused:
+        print(f"error: {len(refused)} of {len(runs) * len(seeds)} runs refused: {', '.join(refused)}",
+              file=sys.stderr)
+    return 2 if refused else 0
 
 
 def latency_note(latency: dict) -> str:

@@ -99,6 +99,32 @@ def test_cli_run_then_predict_a_users_tile(tiny_overrides, tmp_path):
     assert [m.stem for m in maps] == sorted(clean["per_tile_confusion"])
 
 
+def test_cli_run_params_trains_a_whole_pass_in_one_process(prepared, tmp_path, capsys):
+    """`ms2mnet run --params params.yaml --params-section smoke` (the DVC smoke stage): every run x seed of the
+    section under its profile; a refused run is named at the end and does not stop the others."""
+    import yaml
+
+    from ms2mnet.cli import main
+
+    conf = tmp_path / "conf"
+    (conf / "model").mkdir(parents=True)
+    (conf / "model" / "tinyseg.yaml").write_text("name: tinyseg\nmodule: extra_models.tinyseg\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"dataset": "synthetic", "profile": "demo", "runs": ["ms2mnet-full"],
+                                      "seeds": [0], "smoke": {"profile": "tiny", "seeds": [0, 1],
+                                                              "runs": ["ms2mnet-nosuch", "tinyseg"]}}))
+    overrides = [f"paths.prepared={prepared}", f"paths.runs={tmp_path / 'runs'}", "device=cpu",
+                 f"hydra.searchpath=[file://{conf}]"]
+    assert main(["run", "--params", str(params), "--params-section", "smoke", *overrides]) == 2
+    runs = tmp_path / "runs" / "synthetic" / "tiny"
+    assert sorted(p.name for p in runs.iterdir()) == ["tinyseg"]
+    for seed in (0, 1):
+        metrics = json.loads((runs / "tinyseg" / f"seed{seed}" / "metrics.json").read_text())
+        assert (metrics["model"], metrics["seed"]) == ("tinyseg", seed)
+    assert "2 of 4 runs refused: ms2mnet-nosuch seed 0, ms2mnet-nosuch seed 1" in capsys.readouterr().err
+    assert main(["run", "--params", str(params), "--run", "tinyseg"]) == 2   # one or the other
+
+
 def test_predict_names_a_missing_checkpoint(tmp_path, caplog):
     from ms2mnet.cli import main
 

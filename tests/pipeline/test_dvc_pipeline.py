@@ -1,5 +1,5 @@
-"""dvc.yaml: valid, with the DAG fetch -> prepare -> run (runs x seeds) and smoke (smoke.runs x smoke.seeds),
-complexity (both) -> report."""
+"""dvc.yaml: valid, with the DAG fetch -> prepare -> run (runs x seeds), complexity and smoke (the whole smoke
+pass, its complexity too) -> report."""
 
 from pathlib import Path
 
@@ -33,26 +33,24 @@ def test_default_runs_are_every_registered_model_and_variant(pipeline):
     assert params["profile"] == "demo" and params["smoke"]["profile"] == "smoke"
 
 
-def test_matrix_lists_every_run_and_seed_and_one_complexity_stage_per_pass(pipeline):
+def test_matrix_lists_every_run_and_seed_and_the_smoke_pass_is_one_stage(pipeline):
     stages, _, params = pipeline
-    smoke = params["smoke"]
     runs = {f"run@{r}-{s}" for r in params["runs"] for s in params["seeds"]}
-    smoke_runs = {f"smoke@{r}-{s}" for r in smoke["runs"] for s in smoke["seeds"]}
-    assert set(stages) == {"fetch", "prepare", "weights", "complexity", "smoke-complexity", "report"} | runs | smoke_runs
+    assert set(stages) == {"fetch", "prepare", "weights", "complexity", "smoke", "report"} | runs
     assert stages["complexity"].cmd == "ms2mnet complexity --params params.yaml"
-    assert stages["smoke-complexity"].cmd == "ms2mnet complexity --params params.yaml --params-section smoke"
+    assert stages["smoke"].cmd == ("ms2mnet run --params params.yaml --params-section smoke"
+                                   " && ms2mnet complexity --params params.yaml --params-section smoke")
 
 
 def test_dag(pipeline):
     stages, edges, _ = pipeline
-    runs = {name for name in stages if name.startswith(("run@", "smoke@"))}
-    complexity = {name for name in stages if "complexity@" in name}
+    runs = {name for name in stages if name.startswith("run@")} | {"smoke"}
     assert ("prepare", "fetch") in edges
     assert {(run, "prepare") for run in runs} <= edges
-    assert {(run, "weights") for run in runs if run.startswith("run@")} <= edges   # the files the profile needs
-    assert {("report", run) for run in runs | complexity} <= edges
+    assert {(run, "weights") for run in runs - {"smoke"}} <= edges   # the files the profile needs; none for smoke
+    assert {("report", run) for run in runs | {"complexity"}} <= edges
     assert all(dependent != "fetch" for dependent, _ in edges)
-    assert not any(dependent in complexity and dependency == "prepare" for dependent, dependency in edges)
+    assert ("complexity", "prepare") not in edges
 
 
 def test_no_stage_reads_the_launcher_configs(pipeline):
@@ -74,9 +72,8 @@ def test_stages_declare_metrics_and_plots(pipeline):
     run = stages[f"run@{params['runs'][0]}-{params['seeds'][0]}"]
     assert any(str(o).endswith("metrics.json") for o in run.outs if o.metric)
     assert any("dvclive" in str(o) for o in run.outs if o.plot)
-    for stage, profile in (("complexity", params["profile"]), ("smoke-complexity", params["smoke"]["profile"])):
-        metrics = [Path(str(o.fs_path)).resolve().relative_to(REPO).as_posix() for o in stages[stage].outs if o.metric]
-        assert metrics == [f"runs/{params['dataset']}/{profile}/complexity"]
+    metrics = [Path(str(o.fs_path)).resolve().relative_to(REPO).as_posix() for o in stages["complexity"].outs if o.metric]
+    assert metrics == [f"runs/{params['dataset']}/{params['profile']}/complexity"]
 
 
 def test_checkpoint_and_curves_survive_a_stage_rerun(pipeline):
@@ -87,6 +84,9 @@ def test_checkpoint_and_curves_survive_a_stage_rerun(pipeline):
     persisted = {Path(str(o)).name for o in run.outs if o.persist}
     assert persisted == {"checkpoint.pt", "metrics"}    # metrics: dvclive/plots/metrics
     assert all(f"/{params['profile']}/" in Path(str(o)).as_posix() for o in run.outs)
+    smoke = stages["smoke"].outs   # the whole pass: its checkpoints too, so persisted and out of DVC's cache
+    assert [Path(str(o)).as_posix() for o in smoke] == [f"runs/{params['dataset']}/{params['smoke']['profile']}"]
+    assert smoke[0].persist and not smoke[0].use_cache
 
 
 def test_reports_are_kept_per_dataset_and_profile(pipeline):
