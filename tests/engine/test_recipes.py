@@ -14,7 +14,7 @@ from ms2mnet.engine.recipes import RECIPES
 from ms2mnet.engine.trainer import TrainSettings
 from ms2mnet.models import get_model, shipped_models
 
-pytestmark = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`")
+pytestmark = pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)`")
 BOOKKEEPING = dict(num_workers=0, checkpoint_every=1000, log_every=50)
 
 
