@@ -23,8 +23,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ms2mnet.bench.complexity import measure_complexity
-from ms2mnet.checkout import source_tree
 from ms2mnet.bench.latency import device_name
+from ms2mnet.checkout import REPO, source_tree
 from ms2mnet.data.locks import exclusive
 from ms2mnet.data.sampling import RandomCrops, WholeTiles
 from ms2mnet.data.store import TileStore
@@ -43,7 +43,6 @@ from ms2mnet.weights import SCRATCH, WeightsError, init_as_declared, init_label,
 
 log = logging.getLogger(__name__)
 PACKAGES = ("torch", "torchvision", "timm", "fvcore", "numpy", "hydra-core", "dvc", "dvclive", "mamba-ssm", "ms2mnet")
-REPO = Path(__file__).resolve().parents[1]
 TEST_BEST = "test_best.pt"  # selection=test_best|authors: the chosen weights and test metrics, kept across a resume
 # What each selection keeps, and the metric it maximises (docs/protocol.md, "Model selection").
 SELECTION_METRIC = {"test_best": "miou", "authors": "oa"}

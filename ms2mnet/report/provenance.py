@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ms2mnet.checkout import REPO, source_tree  # noqa: F401  (render.py and the tests read source_tree here)
+from ms2mnet.checkout import REPO
 
 from .collect import RunResults
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ms2mnet.checkout import source_tree
 from ms2mnet.data.palette import CLASSES
 from ms2mnet.data.specs import MissingDataError
 from ms2mnet.data.store import TileStore
@@ -21,7 +22,7 @@ from .figures.mosaic import Prediction, choose_tiles, plot_mosaic
 from .figures.scaling import plot_scaling, read_scaling
 from .figures.training import loss_names, plot_training, read_losses
 from .main_table import main_table
-from .provenance import check_tree, missing_seeds, provenance, source_tree
+from .provenance import check_tree, missing_seeds, provenance
 from .readme import readme
 from .robustness_table import robustness_table
 from .tile_table import tile_table

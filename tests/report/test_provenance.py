@@ -6,10 +6,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from ms2mnet.checkout import source_tree
 from ms2mnet.experiment import environment
 from ms2mnet.report import render_report
 from ms2mnet.report.main_table import latency_conditions
-from ms2mnet.report.provenance import DirtyTreeError, source_tree
+from ms2mnet.report.provenance import DirtyTreeError
 
 from .run_fixtures import RUNS, SEEDS
 
